@@ -1,0 +1,49 @@
+// Facts: everything gather read from the world, as one immutable value. compute never reads
+// anything else. Optional fields are "absent" (IMDS 404, file missing), not errors.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/model/version.h"
+
+namespace agent {
+
+struct InstanceFacts {
+  std::string region;             // dynamic/instance-identity/document .region
+  std::string domain;             // meta-data/services/domain, e.g. amazonaws.com
+  std::string instance_id;
+  std::string instance_type;
+  std::string availability_zone;
+  std::string local_hostname;     // meta-data/local-hostname
+  std::string local_ipv4;
+  std::string mac;
+  std::vector<std::string> ipv6s;          // macs/<mac>/ipv6s (empty when absent)
+  std::vector<std::string> vpc_ipv4_cidrs;  // macs/<mac>/vpc-ipv4-cidr-blocks
+  bool operator==(const InstanceFacts&) const = default;
+};
+
+struct Facts {
+  InstanceFacts instance;
+  Version kubelet_version;
+  std::string kubelet_version_source;  // "/etc/eks/kubelet-version.txt" or "kubelet --version"
+  int vcpus = 0;
+  // Current contents of files compute patches or consults (nullopt: absent).
+  std::optional<std::string> kubelet_config;         // /etc/kubernetes/kubelet/kubelet-config.json
+  std::optional<std::string> eni_max_pods_override;  // /etc/eks/eni-max-pods.txt
+  std::optional<std::string> containerd_config_user; // contents of --containerd-config-file
+  std::optional<std::string> credential_provider_config;  // /etc/eks/image-credential-provider/config.json
+  bool kubelet_unit_present = false;   // /etc/systemd/system/kubelet.service exists
+  bool bpf_mounted = false;            // a bpf filesystem is mounted at /sys/fs/bpf
+  bool bpf_unit_present = false;       // /etc/systemd/system/sys-fs-bpf.mount exists
+  bool fips_ecr_endpoint = false;      // FIPS mode on and the ecr-fips host resolves
+  std::vector<std::string> outpost_host_addresses;  // resolved API host (outpost only)
+
+  bool operator==(const Facts&) const = default;
+};
+
+void to_json(nlohmann::json& j, const Facts& f);
+
+}  // namespace agent

@@ -1,0 +1,40 @@
+// NodeConfig: what the user asked for, from bootstrap.sh-style flags/environment (and, later,
+// NodeConfig user data). Every field that the user may leave unset is a std::optional; defaults
+// are applied by compute, never here, so that "unset" and "set to the default" stay distinct.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace agent {
+
+enum class IpFamily { Ipv4, Ipv6 };
+
+struct NodeConfig {
+  std::string cluster_name;
+  std::optional<std::string> apiserver_endpoint;
+  std::optional<std::string> b64_cluster_ca;
+  std::optional<std::string> cluster_id;
+  std::optional<IpFamily> ip_family;
+  std::optional<std::string> service_ipv4_cidr;
+  std::optional<std::string> service_ipv6_cidr;
+  std::vector<std::string> dns_cluster_ip;  // empty: derived (bootstrap.sh section 3.5)
+  bool use_max_pods = true;
+  std::string kubelet_extra_args;            // verbatim, as bootstrap.sh passes it
+  std::optional<std::string> pause_container_account;
+  std::string pause_container_version = "3.5";
+  std::optional<std::string> pause_container_image;  // repository part, env PAUSE_CONTAINER_IMAGE
+  std::optional<std::string> containerd_config_file;  // node path of a user TOML file
+  bool enable_local_outpost = false;
+  bool mount_bpf_fs = true;
+  std::optional<std::string> local_disks;    // raid0 | raid10 | mount | none
+  int aws_api_retry_attempts = 3;
+
+  bool operator==(const NodeConfig&) const = default;
+};
+
+void to_json(nlohmann::json& j, const NodeConfig& c);
+
+}  // namespace agent

@@ -1,0 +1,59 @@
+// Plan: the output of compute. Files with their exact bytes and modes, files to remove, unit
+// intentions, diagnostics and the computed values for the summary. apply executes it; --dry-run
+// prints it; golden tests compare it.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace agent {
+
+struct FileWrite {
+  std::string path;    // node-absolute, e.g. /etc/kubernetes/pki/ca.crt
+  std::string bytes;
+  unsigned mode = 0644;
+  bool unit_file = false;              // a systemd unit or drop-in: a change needs daemon-reload
+  std::vector<std::string> restarts;   // units that read this file and must restart on change
+  bool only_if_absent = false;         // never replace an existing file (kubelet.service)
+  bool secret = false;                 // never print its bytes (dry-run shows a size only)
+  bool operator==(const FileWrite&) const = default;
+};
+
+struct FileRemoval {
+  std::string path;
+  bool unit_file = false;
+  std::vector<std::string> restarts;
+  bool operator==(const FileRemoval&) const = default;
+};
+
+// What must be true of a unit after apply. apply turns these into Start/Restart/Enable calls
+// from what changed and the unit's current state.
+struct UnitIntent {
+  std::string unit;
+  bool enable = true;
+  bool running = true;         // start if inactive, restart if an input changed while active
+  bool wait = true;            // wait for the job and check that it stays active
+  bool operator==(const UnitIntent&) const = default;
+};
+
+struct Diagnostic {
+  enum class Level { Info, Warning };
+  Level level = Level::Info;
+  std::string id;       // stable event id, e.g. "MAXPODS_FALLBACK"
+  std::string message;
+  bool operator==(const Diagnostic&) const = default;
+};
+
+struct Plan {
+  std::vector<FileWrite> files;
+  std::vector<FileRemoval> removals;
+  std::vector<UnitIntent> units;   // in order: bpf mount, containerd, kubelet
+  std::vector<Diagnostic> diagnostics;
+  nlohmann::ordered_json values;   // computed values for the summary and status file
+  bool operator==(const Plan&) const = default;
+};
+
+void to_json(nlohmann::json& j, const Plan& p);
+
+}  // namespace agent
