@@ -31,8 +31,12 @@ const std::map<std::string, int, std::less<>>& builtin_max_pods();
 // The built-in networking facts (data/instance-networking.jsonl, embedded), exact match.
 std::optional<NetworkingFacts> builtin_networking(std::string_view instance_type);
 
-// vCPUs implied by an instance size for the common sizes (large=2, xlarge=4, Nxlarge=4N);
-// nullopt for sizes whose count varies (nano, micro, small, medium, metal, ...).
+// All built-in networking facts, keyed by instance type (parsed once, on first use).
+const std::map<std::string, NetworkingFacts, std::less<>>& builtin_networking_table();
+
+// vCPUs implied by an instance size for the common sizes (large=2, xlarge=4, Nxlarge=4N,
+// metal-Nxl=4N); nullopt for sizes whose count varies (nano, micro, small, medium, metal, ...) and
+// for families that do not follow the naming (hpc*, c1, m2, hs1).
 std::optional<int> vcpus_from_size(std::string_view instance_type);
 
 // max-pods-calculator.sh (bootstrap-sh.md section 3.2).

@@ -1,0 +1,156 @@
+#include "agent/cli/max_pods_cli.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include "agent/compute/max_pods.h"
+#include "agent/model/version.h"
+
+namespace agent::cli {
+namespace {
+
+constexpr const char* kProgram = "eks-node-agent max-pods";
+constexpr int kUsage = 2;
+constexpr int kFailure = 1;
+
+struct MaxPodsArgs {
+  std::string instance_type;
+  bool from_imds = false;
+  std::string cni_version;
+  bool custom_networking = false;
+  bool prefix_delegation = false;
+  int max_eni = 0;
+  int vcpus = 0;
+  bool show_max_allowed = false;
+};
+
+// The calculator split on "." and compared integers; we also accept a leading "v" and an
+// "-eksbuild.N" suffix, as the add-on versions are usually written, but nothing else around it.
+std::optional<Version> parse_cni_version(std::string_view text) {
+  std::string_view s = text;
+  if (s.starts_with('v')) s.remove_prefix(1);
+  if (s.empty() || !std::isdigit(static_cast<unsigned char>(s.front()))) return std::nullopt;
+  auto end = s.find_first_not_of("0123456789.");
+  if (end != std::string_view::npos && s[end] != '-') return std::nullopt;
+  std::string_view numeric = s.substr(0, end);
+  if (std::count(numeric.begin(), numeric.end(), '.') > 2 || numeric.ends_with('.')) {
+    return std::nullopt;
+  }
+  return parse_version(numeric);
+}
+
+int usage_error(std::ostream& err, std::string_view message) {
+  err << "max-pods: " << message << "\nRun '" << kProgram << " --help' for usage.\n";
+  return kUsage;
+}
+
+}  // namespace
+
+int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                  std::function<Result<std::string>()> imds_instance_type, int local_vcpus) {
+  CLI::App app{
+      "Prints the maximum number of pods the Amazon VPC CNI supports on an instance type, as "
+      "max-pods-calculator.sh does, from the built-in networking table (no AWS call).",
+      kProgram};
+  app.footer(
+      "Without --show-max-allowed the result is capped at 110, or at 250 above 30 vCPUs. The "
+      "vCPU count comes from --vcpus, else from this machine with --instance-type-from-imds, else "
+      "from the size name (large=2, xlarge=4, Nxlarge=4N).");
+  MaxPodsArgs a;
+  auto* type_opt =
+      app.add_option("--instance-type", a.instance_type, "EC2 instance type, e.g. m5.large");
+  auto* imds_opt = app.add_flag("--instance-type-from-imds", a.from_imds,
+                                "Use this machine's instance type (from IMDS)");
+  type_opt->excludes(imds_opt);
+  app.add_option("--cni-version", a.cni_version,
+                 "Amazon VPC CNI version, e.g. 1.18.0 (prefix delegation needs 1.9.0 or later)");
+  app.add_flag("--cni-custom-networking-enabled", a.custom_networking,
+               "Custom networking is on: the primary ENI carries no pods");
+  app.add_flag("--cni-prefix-delegation-enabled", a.prefix_delegation,
+               "Prefix delegation is on (counts only on Nitro instances)");
+  auto* max_eni_opt =
+      app.add_option("--cni-max-eni", a.max_eni, "Use at most N ENIs")->check(CLI::Range(1, 1000));
+  app.add_flag("--show-max-allowed", a.show_max_allowed,
+               "Print the uncapped maximum instead of the 110/250-capped value");
+  auto* vcpus_opt = app.add_option("--vcpus", a.vcpus, "vCPU count of the instance type")
+                        ->check(CLI::Range(1, 100000));
+
+  // CLI11 consumes a vector from the back.
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return usage_error(err, e.what());
+  }
+
+  if (!a.from_imds && a.instance_type.empty()) {
+    return usage_error(err, "pass --instance-type TYPE or --instance-type-from-imds");
+  }
+  if (a.cni_version.empty()) {
+    return usage_error(err,
+                       "--cni-version is required (the Amazon VPC CNI version, e.g. 1.18.0): "
+                       "prefix delegation needs 1.9.0 or later");
+  }
+  auto cni_version = parse_cni_version(a.cni_version);
+  if (!cni_version) {
+    return usage_error(err, "--cni-version \"" + a.cni_version +
+                                "\" is not a version; write it as X.Y.Z, e.g. 1.18.0");
+  }
+
+  std::optional<int> vcpus;
+  if (vcpus_opt->count() > 0) vcpus = a.vcpus;
+  if (a.from_imds) {
+    auto type = imds_instance_type();
+    if (!type) {
+      err << "max-pods: reading the instance type from IMDS: " << type.error().message << "\n";
+      return kFailure;
+    }
+    // Exact-match lookup ahead: drop any stray whitespace around the IMDS body.
+    std::string_view t = *type;
+    auto first = t.find_first_not_of(" \t\r\n");
+    a.instance_type = first == std::string_view::npos
+                          ? std::string()
+                          : std::string(t.substr(first, t.find_last_not_of(" \t\r\n") - first + 1));
+    // This machine is the instance, so its own CPU count is authoritative.
+    if (!vcpus && local_vcpus > 0) vcpus = local_vcpus;
+  }
+  if (!vcpus) vcpus = compute::vcpus_from_size(a.instance_type);
+
+  auto net = compute::builtin_networking(a.instance_type);
+  if (!net) {
+    err << "max-pods: instance type \"" << a.instance_type
+        << "\" is not in the built-in networking table, and this command makes no AWS calls. "
+           "On a node, set its value in /etc/eks/eni-max-pods.txt (which overrides the built-in "
+           "table); a DescribeInstanceTypes fallback is not available yet.\n";
+    return kFailure;
+  }
+  if (!a.show_max_allowed && !vcpus) {
+    return usage_error(err, "the vCPU count of " + a.instance_type +
+                                " is not implied by its size; pass --vcpus N (it decides the 110 "
+                                "or 250 cap) or --show-max-allowed");
+  }
+
+  compute::CalculatorInput in{
+      .net = *net,
+      .vcpus = vcpus,
+      .cni_version = *cni_version,
+      .custom_networking = a.custom_networking,
+      .prefix_delegation = a.prefix_delegation,
+      .max_eni = max_eni_opt->count() > 0 ? std::optional<int>(a.max_eni) : std::nullopt,
+      .show_max_allowed = a.show_max_allowed,
+  };
+  auto pods = compute::calculate_max_pods(in);
+  if (!pods) {
+    err << "max-pods: " << pods.error().message << "\n";
+    return kFailure;
+  }
+  out << *pods << "\n";
+  return 0;
+}
+
+}  // namespace agent::cli
