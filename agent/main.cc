@@ -1,1 +1,212 @@
-int main() { return 0; }
+// eks-node-agent entry point: argv -> Options, the real adapters, Result -> exit status.
+// The only file that constructs platform adapters.
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "agent/app/log.h"
+#include "agent/app/run.h"
+#include "agent/cli/max_pods_cli.h"
+#include "agent/cli/options.h"
+#include "agent/platform/curl_imds.h"
+#include "agent/platform/offline_service_manager.h"
+#include "agent/platform/posix_command_runner.h"
+#include "agent/platform/posix_root_fs.h"
+#include "agent/platform/sdbus_service_manager.h"
+#include "agent/platform/steady_clock.h"
+
+#ifndef AGENT_VERSION
+#define AGENT_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace agent;
+
+// The documented exit status of each error kind (README "Exit codes", --help).
+int exit_code_for(Errc code) {
+  switch (code) {
+    case Errc::Usage: return 2;
+    case Errc::Invalid:
+    case Errc::Parse:
+    case Errc::NotFound: return 3;
+    case Errc::Unavailable: return 4;
+    case Errc::AwsApi: return 5;
+    case Errc::Io:
+    case Errc::Denied: return 6;
+    case Errc::Service: return 7;
+    case Errc::Unsupported: return 8;
+    case Errc::Timeout: return 124;
+    case Errc::Interrupted: return 130;
+    case Errc::Internal: return 70;
+  }
+  return 70;
+}
+
+int fail(const Error& e) {
+  log::error(fmt::format("E_{}", errc_name(e.code)), "{}", e.message);
+  return exit_code_for(e.code);
+}
+
+const char* env(const char* name) { return std::getenv(name); }
+
+int host_vcpus() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+platform::CurlImds::Options imds_options(const std::optional<std::string>& flag,
+                                         std::chrono::seconds budget) {
+  platform::CurlImds::Options o;
+  o.endpoint = platform::resolve_imds_endpoint(flag, env("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
+                                               env("IMDS_ENDPOINT"));
+  o.overall = std::min<std::chrono::milliseconds>(budget, std::chrono::seconds(120));
+  return o;
+}
+
+int run_status(const std::vector<std::string>& args) {
+  std::string root = "/";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--root" && i + 1 < args.size()) {
+      root = args[++i];
+    } else if (args[i].rfind("--root=", 0) == 0) {
+      root = args[i].substr(7);
+    } else if (args[i] == "-h" || args[i] == "--help") {
+      std::cout << "usage: eks-node-agent status [--root DIR]\n"
+                   "Prints the last run's status (" << app::kStatusPath << ") for humans.\n";
+      return 0;
+    } else {
+      return fail(make_error(Errc::Usage, "status: unknown argument '{}'", args[i]));
+    }
+  }
+  auto fs = platform::PosixRootFs::open(root);
+  if (!fs) return fail(fs.error());
+  auto text = (*fs)->read(app::kStatusPath);
+  if (!text) {
+    return fail(make_error(Errc::NotFound, "no status yet ({}): the agent has not run since boot",
+                           app::kStatusPath));
+  }
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (!doc.is_object()) return fail(make_error(Errc::Parse, "{} is not JSON", app::kStatusPath));
+  std::cout << fmt::format("result:   {}\n", doc.value("result", "?"));
+  if (doc.contains("error")) {
+    std::cout << fmt::format("error:    {}\n", doc["error"].value("message", ""));
+  }
+  std::cout << fmt::format("elapsed:  {} ms\n", doc.value("elapsedMs", 0));
+  if (doc.contains("phasesMs")) {
+    for (auto& [k, v] : doc["phasesMs"].items()) std::cout << fmt::format("  {:<9} {} ms\n", k, v.dump());
+  }
+  if (doc.contains("values")) {
+    std::cout << "values:\n";
+    for (auto& [k, v] : doc["values"].items()) {
+      std::cout << fmt::format("  {:<20} {}\n", k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  if (doc.contains("files")) {
+    std::cout << "files:\n";
+    for (auto& f : doc["files"]) {
+      std::cout << fmt::format("  {:<10} {}\n", f.value("outcome", ""), f.value("path", ""));
+    }
+  }
+  if (doc.contains("unitActions")) {
+    std::cout << "units:\n";
+    for (auto& a : doc["unitActions"]) {
+      std::cout << fmt::format("  {} {} -> {}\n", a.value("verb", ""), a.value("unit", ""),
+                               a.value("result", ""));
+    }
+  }
+  return doc.value("result", "") == "failed" ? 1 : 0;
+}
+
+int run_bootstrap_command(const std::string& program, const std::vector<std::string>& args) {
+  auto parsed = cli::parse_bootstrap_args(args, env);
+  if (!parsed) {
+    int rc = fail(parsed.error());
+    if (parsed.error().code == Errc::Usage) std::cerr << "run '" << program << " --help' for usage\n";
+    return rc;
+  }
+  const cli::Options& o = *parsed;
+  if (o.help) {
+    std::cout << cli::bootstrap_help(program);
+    return 0;
+  }
+  if (o.version) {
+    std::cout << "eks-node-agent " << AGENT_VERSION << "\n";
+    return 0;
+  }
+  if (o.quiet) log::set_threshold(log::Level::Notice);
+  for (const auto& w : o.warnings) log::warn("IGNORED_FLAG", "{}", w);
+
+  platform::SteadyClock clock;
+  auto fs = platform::PosixRootFs::open(o.root);
+  if (!fs) return fail(fs.error().wrap("--root {}", o.root));
+  platform::CurlImds imds(imds_options(o.imds_endpoint, o.timeout), clock);
+  platform::PosixCommandRunner commands;
+
+  const bool offline = o.service_mode == cli::ServiceMode::Offline ||
+                       (o.service_mode == cli::ServiceMode::Auto && o.root != "/");
+  std::unique_ptr<ServiceManager> services;
+  if (offline) {
+    services = std::make_unique<platform::OfflineServiceManager>(**fs);
+  } else {
+    auto bus = platform::SdBusServiceManager::connect();
+    if (!bus) {
+      return fail(bus.error().wrap(
+          "connecting to systemd on the system bus (use --service-manager offline for a root "
+          "that is not running)"));
+    }
+    services = std::move(bus).value();
+  }
+
+  app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus()};
+  app::RunOutcome outcome;
+  Status result = app::run_bootstrap(o, ports, outcome);
+  if (o.dry_run && result) {
+    std::cout << outcome.dry_run;
+    return 0;
+  }
+  const ImdsStats st = imds.stats();
+  log::info("IMDS_STATS", "{} IMDS requests in {} round trips", st.requests, st.round_trips);
+  if (!result) {
+    int rc = fail(result.error());
+    log::emit(log::Level::Notice, "SUMMARY", "FAILED " + app::summary_line(outcome));
+    return rc;
+  }
+  if (outcome.report.offline) {
+    log::emit(log::Level::Notice, "OFFLINE",
+              "units were enabled but not started: the root is not running (offline service manager)");
+  }
+  log::emit(log::Level::Notice, "SUMMARY", app::summary_line(outcome));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::string program = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "eks-node-agent";
+  std::vector<std::string> args(argv + 1, argv + argc);
+  int rc = 0;
+  if (!args.empty() && args[0] == "max-pods") {
+    platform::SteadyClock clock;
+    auto imds_type = [&clock]() -> Result<std::string> {
+      platform::CurlImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
+      return imds.get("latest/meta-data/instance-type");
+    };
+    rc = cli::max_pods_main({args.begin() + 1, args.end()}, std::cout, std::cerr, imds_type, host_vcpus());
+  } else if (!args.empty() && args[0] == "status") {
+    rc = run_status({args.begin() + 1, args.end()});
+  } else {
+    rc = run_bootstrap_command(program, args);
+  }
+  curl_global_cleanup();
+  return rc;
+}

@@ -40,6 +40,8 @@ struct Facts {
   bool bpf_unit_present = false;       // /etc/systemd/system/sys-fs-bpf.mount exists
   bool fips_ecr_endpoint = false;      // FIPS mode on and the ecr-fips host resolves
   std::vector<std::string> outpost_host_addresses;  // resolved API host (outpost only)
+  std::optional<std::string> etc_hosts;              // /etc/hosts (outpost only)
+  std::vector<std::string> instance_store_disks;     // NVMe instance storage (with --local-disks)
 
   bool operator==(const Facts&) const = default;
 };

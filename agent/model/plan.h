@@ -31,9 +31,10 @@ struct FileRemoval {
 // from what changed and the unit's current state.
 struct UnitIntent {
   std::string unit;
-  bool enable = true;
-  bool running = true;         // start if inactive, restart if an input changed while active
-  bool wait = true;            // wait for the job and check that it stays active
+  bool enable = false;             // EnableUnitFiles (idempotent)
+  bool start_if_inactive = false;  // start it when it is not active
+  bool restart_on_change = false;  // restart it when a file listing it in `restarts` changed
+  bool check_stays_up = false;     // after a job, watch that it stays active (kubelet)
   bool operator==(const UnitIntent&) const = default;
 };
 

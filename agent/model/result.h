@@ -120,7 +120,7 @@ using Status = Result<void>;
   auto tmp = (expr);                    \
   if (!tmp.has_value()) return tmp.error(); \
   decl = std::move(tmp).value()
-#define AGENT_TRY(decl, expr) AGENT_TRY_IMPL(AGENT_CONCAT(agent_try_, __LINE__), decl, expr)
+#define AGENT_TRY(decl, expr) AGENT_TRY_IMPL(AGENT_CONCAT(agent_try_, __COUNTER__), decl, expr)
 #define AGENT_TRY_STATUS(expr)                         \
   do {                                                 \
     auto agent_try_status_ = (expr);                   \

@@ -1,0 +1,54 @@
+// apply: executes a Plan through the RootFs and ServiceManager ports, and describes what it would
+// do for --dry-run. Files first (each atomically; unchanged files untouched), then one
+// daemon-reload if a unit file changed, then units in plan order: enable, start what is not
+// running, restart what had an input change, and check that kubelet stays up.
+#pragma once
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "agent/model/plan.h"
+#include "agent/model/result.h"
+#include "agent/ports/clock.h"
+#include "agent/ports/root_fs.h"
+#include "agent/ports/service_manager.h"
+
+namespace agent::app {
+
+struct FileChange {
+  std::string path;
+  std::string outcome;  // created, updated, unchanged, kept (existing, only-if-absent), removed, absent
+  bool operator==(const FileChange&) const = default;
+};
+
+struct UnitAction {
+  std::string unit;
+  std::string verb;    // reload, enable, start, restart
+  std::string result;  // done, failed, ..., or "skipped: offline root"
+  bool operator==(const UnitAction&) const = default;
+};
+
+struct ApplyReport {
+  std::vector<FileChange> files;
+  std::vector<UnitAction> actions;
+  bool offline = false;  // units could not be started (offline root)
+  int changed() const;
+};
+
+struct ApplyOptions {
+  Deadline deadline;
+  std::chrono::milliseconds settle{1500};
+};
+
+// Errors: Io/Denied from the file system (the file named; files written before it stay written,
+// each one complete), Service when a unit job fails or kubelet does not stay up (the message holds
+// the unit's last journal lines and a diagnosis), Timeout when the deadline passes, NotFound for a
+// unit systemd does not know.
+Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& services, Clock& clock,
+                               const ApplyOptions& options, ApplyReport* partial = nullptr);
+
+// The --dry-run text: each file with a unified diff against what is there (secret files by size
+// only), each removal, and the unit actions a real run would take given the units' current state.
+std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services);
+
+}  // namespace agent::app

@@ -1,0 +1,217 @@
+#include "agent/app/gather.h"
+
+#include <charconv>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "agent/compute/ecr.h"
+#include "agent/compute/plan_node.h"
+
+namespace agent::app {
+namespace {
+
+constexpr const char* kMd = "latest/meta-data/";
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t b = 0;
+  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  return s.substr(b);
+}
+
+// An IMDS error as the operator should see it.
+Error imds_error(const Error& e, const std::string& path) {
+  Error out = e.wrap("reading IMDS {}", path);
+  if (out.code == Errc::Timeout) out.code = Errc::Unavailable;
+  return out;
+}
+
+std::optional<std::string> read_optional(const RootFsReader& fs, const std::string& path) {
+  auto r = fs.read(path);
+  if (!r) return std::nullopt;
+  return std::move(r).value();
+}
+
+bool bpf_is_mounted(const RootFsReader& fs) {
+  auto info = fs.read("/proc/self/mountinfo");
+  if (!info) return false;
+  for (const auto& line : lines(*info)) {
+    // mountinfo: id parent major:minor root MOUNTPOINT options ... - FSTYPE source ...
+    std::istringstream in(line);
+    std::string id, parent, dev, root, mountpoint;
+    in >> id >> parent >> dev >> root >> mountpoint;
+    if (mountpoint == "/sys/fs/bpf") return true;
+    if (auto dash = line.find(" - "); dash != std::string::npos &&
+                                      line.compare(dash + 3, 4, "bpf ") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int count_cpu_list(std::string_view list) {
+  int count = 0;
+  size_t i = 0;
+  while (i < list.size()) {
+    size_t end = list.find(',', i);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view part = list.substr(i, end - i);
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.back()))) part.remove_suffix(1);
+    int a = 0, b = 0;
+    auto dash = part.find('-');
+    auto [p1, e1] = std::from_chars(part.data(), part.data() + (dash == std::string_view::npos ? part.size() : dash), a);
+    if (e1 != std::errc()) return 0;
+    if (dash == std::string_view::npos) {
+      b = a;
+    } else {
+      auto [p2, e2] = std::from_chars(part.data() + dash + 1, part.data() + part.size(), b);
+      if (e2 != std::errc() || b < a) return 0;
+    }
+    count += b - a + 1;
+    i = end + 1;
+  }
+  return count;
+}
+
+Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
+  Facts f;
+  InstanceFacts& in = f.instance;
+  const IpFamily family = c.ip_family.value_or(IpFamily::Ipv4);
+
+  // Round trips 1+2: the token (inside Imds) and every path that does not need the MAC.
+  const std::vector<std::string> first = {
+      "latest/dynamic/instance-identity/document",
+      std::string(kMd) + "services/domain",
+      std::string(kMd) + "mac",
+      std::string(kMd) + "instance-type",
+      std::string(kMd) + "instance-id",
+      std::string(kMd) + "placement/availability-zone",
+      std::string(kMd) + "local-ipv4",
+      std::string(kMd) + "local-hostname",
+  };
+  auto got = ports.imds.get_many(first);
+  for (size_t i = 0; i < 6; ++i) {
+    if (!got[i]) return imds_error(got[i].error(), first[i]);
+  }
+  auto doc = nlohmann::json::parse(*got[0], nullptr, false);
+  if (!doc.is_object() || !doc.contains("region") || !doc["region"].is_string()) {
+    return make_error(Errc::Invalid, "IMDS {} has no region field", first[0]);
+  }
+  in.region = doc["region"].get<std::string>();
+  in.domain = trim(*got[1]);
+  in.mac = trim(*got[2]);
+  in.instance_type = trim(*got[3]);
+  in.instance_id = trim(*got[4]);
+  in.availability_zone = trim(*got[5]);
+  for (size_t i = 6; i < 8; ++i) {
+    if (!got[i] && got[i].error().code != Errc::NotFound) return imds_error(got[i].error(), first[i]);
+  }
+  if (got[6]) in.local_ipv4 = trim(*got[6]);
+  if (got[7]) in.local_hostname = trim(*got[7]);
+
+  // Round trip 3: only the MAC-dependent paths this configuration needs.
+  const std::string mac_base = fmt::format("{}network/interfaces/macs/{}/", kMd, in.mac);
+  std::vector<std::string> second;
+  const bool need_vpc_cidrs = family == IpFamily::Ipv4 && c.dns_cluster_ip.empty() &&
+                              (!c.service_ipv4_cidr || c.service_ipv4_cidr->empty() ||
+                               *c.service_ipv4_cidr == "None");
+  if (need_vpc_cidrs) second.push_back(mac_base + "vpc-ipv4-cidr-blocks");
+  if (family == IpFamily::Ipv6) second.push_back(mac_base + "ipv6s");
+  if (!second.empty()) {
+    auto more = ports.imds.get_many(second);
+    for (size_t i = 0; i < second.size(); ++i) {
+      if (!more[i]) {
+        if (more[i].error().code == Errc::NotFound) continue;  // absent: treated as empty
+        return imds_error(more[i].error(), second[i]);
+      }
+      if (second[i].ends_with("vpc-ipv4-cidr-blocks")) in.vpc_ipv4_cidrs = lines(*more[i]);
+      if (second[i].ends_with("ipv6s")) in.ipv6s = lines(*more[i]);
+    }
+  }
+
+  // Kubelet version: the build-time fact file first (no subprocess on the boot path).
+  if (auto v = read_optional(ports.fs, compute::kKubeletVersionPath)) {
+    auto parsed = parse_version(*v);
+    if (!parsed) {
+      return make_error(Errc::Invalid, "{} does not hold a version (expected e.g. v1.30.4)",
+                        compute::kKubeletVersionPath);
+    }
+    f.kubelet_version = *parsed;
+    f.kubelet_version_source = compute::kKubeletVersionPath;
+  } else {
+    auto out = ports.commands.run({"kubelet", "--version"});
+    if (!out) {
+      return make_error(Errc::NotFound,
+                        "cannot tell the kubelet version: {} is absent and `kubelet --version` failed "
+                        "({}); install kubelet or write its version into that file",
+                        compute::kKubeletVersionPath, out.error().message);
+    }
+    auto parsed = parse_version(*out);
+    if (!parsed) return make_error(Errc::Invalid, "`kubelet --version` printed no version");
+    f.kubelet_version = *parsed;
+    f.kubelet_version_source = "kubelet --version";
+  }
+
+  if (auto online = read_optional(ports.fs, "/sys/devices/system/cpu/online")) {
+    f.vcpus = count_cpu_list(*online);
+  }
+  if (f.vcpus <= 0) f.vcpus = ports.host_vcpus > 0 ? ports.host_vcpus : 1;
+
+  f.kubelet_config = read_optional(ports.fs, compute::kKubeletConfigPath);
+  f.eni_max_pods_override = read_optional(ports.fs, compute::kEniMaxPodsPath);
+  f.credential_provider_config = read_optional(ports.fs, compute::kCredentialProviderPath);
+  f.kubelet_unit_present = ports.fs.exists(compute::kKubeletUnitPath);
+  f.bpf_unit_present = ports.fs.exists(compute::kBpfMountUnitPath);
+  if (c.mount_bpf_fs) f.bpf_mounted = bpf_is_mounted(ports.fs);
+
+  if (c.containerd_config_file && !c.containerd_config_file->empty()) {
+    auto user = ports.fs.read(*c.containerd_config_file);
+    if (!user) {
+      return make_error(Errc::Invalid, "--containerd-config-file {}: cannot read it: {}",
+                        *c.containerd_config_file, user.error().message);
+    }
+    f.containerd_config_user = std::move(user).value();
+  }
+
+  // FIPS: bootstrap.sh uses the ecr-fips host only when FIPS is on and that host resolves.
+  if (auto fips = read_optional(ports.fs, "/proc/sys/crypto/fips_enabled"); fips && trim(*fips) == "1") {
+    auto ecr = compute::ecr_registry_for(in.region, in.domain, c.pause_container_account);
+    f.fips_ecr_endpoint = ports.resolve && !ports.resolve(ecr.fips_host).empty();
+  }
+
+  if (c.enable_local_outpost && c.apiserver_endpoint) {
+    std::string host = *c.apiserver_endpoint;
+    if (auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);
+    host = host.substr(0, host.find_first_of(":/"));
+    if (ports.resolve) f.outpost_host_addresses = ports.resolve(host);
+    f.etc_hosts = read_optional(ports.fs, "/etc/hosts");
+  }
+
+  if (c.local_disks && *c.local_disks != "none") {
+    if (auto ids = ports.fs.list("/dev/disk/by-id")) {
+      for (const auto& name : *ids) {
+        if (name.find("NVMe_Instance_Storage_") != std::string::npos) {
+          f.instance_store_disks.push_back("/dev/disk/by-id/" + name);
+        }
+      }
+    }
+  }
+  return f;
+}
+
+}  // namespace agent::app

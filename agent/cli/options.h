@@ -1,0 +1,45 @@
+// Command line of the bootstrap (default) command: bootstrap.sh's flags, their environment
+// variables, and the agent's own options. Parsing is pure: argv and an environment lookup in,
+// Options or a usage/invalid Error out.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/model/node_config.h"
+#include "agent/model/result.h"
+
+namespace agent::cli {
+
+enum class ServiceMode { Auto, Dbus, Offline };
+
+struct Options {
+  NodeConfig node;
+  std::string root = "/";
+  bool dry_run = false;
+  bool help = false;
+  bool version = false;
+  bool quiet = false;
+  std::optional<std::string> imds_endpoint;
+  ServiceMode service_mode = ServiceMode::Auto;
+  std::chrono::seconds timeout{240};            // whole run, matches the unit's TimeoutStartSec
+  std::chrono::milliseconds kubelet_settle{1500};  // how long kubelet must stay up after start
+  std::vector<std::string> warnings;             // accepted-but-ignored flags
+  std::vector<std::string> sources;              // "--flag" or "ENV_VAR" per set field, for status
+};
+
+using Getenv = std::function<const char*(const char*)>;
+
+// Parses the bootstrap command line. `args` excludes argv[0]. Every bootstrap.sh flag takes
+// exactly one value (`--flag value` or `--flag=value`; the value may start with "--", as
+// --kubelet-extra-args does); when a flag is absent its bootstrap.sh environment variable is used
+// (empty counts as unset); the flag wins. Errors: Usage (unknown option, missing value, extra
+// positional, no cluster name) and Invalid (a value that cannot be right, naming the flag).
+Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const Getenv& getenv);
+
+// The --help text (also the source of the man page and completion).
+std::string bootstrap_help(const std::string& program);
+
+}  // namespace agent::cli

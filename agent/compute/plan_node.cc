@@ -1,0 +1,303 @@
+#include "agent/compute/plan_node.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "agent/compute/base64.h"
+#include "agent/compute/cluster_dns.h"
+#include "agent/compute/containerd_config.h"
+#include "agent/compute/credential_provider.h"
+#include "agent/compute/ecr.h"
+#include "agent/compute/kubeconfig.h"
+#include "agent/compute/kubelet_args.h"
+#include "agent/compute/kubelet_config.h"
+#include "agent/compute/max_pods.h"
+#include "agent/compute/reserved.h"
+#include "agent/model/embedded.h"
+
+namespace agent::compute {
+namespace {
+
+constexpr const char* kKubelet = "kubelet.service";
+constexpr const char* kContainerd = "containerd.service";
+constexpr const char* kBpfMount = "sys-fs-bpf.mount";
+
+void warn(Plan& p, std::string id, std::string msg) {
+  p.diagnostics.push_back({Diagnostic::Level::Warning, std::move(id), std::move(msg)});
+}
+void note(Plan& p, std::string id, std::string msg) {
+  p.diagnostics.push_back({Diagnostic::Level::Info, std::move(id), std::move(msg)});
+}
+
+// Host part of an endpoint URL: https://HOST[:port]/path -> HOST.
+std::string endpoint_host(const std::string& endpoint) {
+  std::string rest = endpoint;
+  if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+// /etc/hosts with the agent's marked block replaced by `entries` (idempotent, unlike
+// bootstrap.sh's append-on-every-run).
+std::string hosts_with_block(const std::string& current, const std::vector<std::string>& addresses,
+                             const std::string& host) {
+  constexpr std::string_view kBegin = "# BEGIN eks-node-agent: local cluster API endpoint\n";
+  constexpr std::string_view kEnd = "# END eks-node-agent\n";
+  std::string out = current;
+  if (auto b = out.find(kBegin); b != std::string::npos) {
+    auto e = out.find(kEnd, b);
+    out.erase(b, e == std::string::npos ? std::string::npos : e + kEnd.size() - b);
+  }
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  out += kBegin;
+  for (const auto& a : addresses) out += fmt::format("{}\t{}\n", a, host);
+  out += kEnd;
+  return out;
+}
+
+}  // namespace
+
+Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
+  Plan plan;
+  const InstanceFacts& in = f.instance;
+
+  // --- cluster identity --------------------------------------------------------------------
+  if (!c.apiserver_endpoint || c.apiserver_endpoint->empty() || !c.b64_cluster_ca ||
+      c.b64_cluster_ca->empty()) {
+    return make_error(Errc::Invalid,
+                      "--apiserver-endpoint and --b64-cluster-ca are both required (this build does "
+                      "not call EKS DescribeCluster); copy them from `aws eks describe-cluster --name {}`",
+                      c.cluster_name);
+  }
+  auto ca = base64_decode(*c.b64_cluster_ca);
+  if (!ca) return ca.error().wrap("--b64-cluster-ca");
+  if (ca->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    warn(plan, "CA_NOT_PEM",
+         "--b64-cluster-ca does not decode to a PEM certificate; kubelet will not trust the API server");
+  }
+  const IpFamily family = c.ip_family.value_or(IpFamily::Ipv4);
+
+  AGENT_TRY(ExtraArgsInfo extra, inspect_extra_args(c.kubelet_extra_args));
+
+  // --- max pods and reservations -----------------------------------------------------------
+  std::string override_error;
+  MaxPodsDecision mp = max_pods_for(in.instance_type, f.eni_max_pods_override, &override_error);
+  if (!override_error.empty()) {
+    warn(plan, "MAXPODS_TABLE_INVALID",
+         fmt::format("{} is malformed and was ignored: {}", kEniMaxPodsPath, override_error));
+  }
+  if (mp.fallback) {
+    warn(plan, "MAXPODS_FALLBACK",
+         fmt::format("instance type '{}' is in no max-pods table; using {} ({}); add it to {} to pin it",
+                     in.instance_type, mp.value, mp.source, kEniMaxPodsPath));
+  }
+  int max_pods = mp.value;
+  std::string max_pods_source = mp.source;
+  if (extra.max_pods) {
+    // kubelet takes the last --max-pods on its command line, and it wins over maxPods in the
+    // config; kubeReserved must follow the value kubelet will really use (eksctl#7946).
+    max_pods = *extra.max_pods;
+    max_pods_source = "--max-pods in --kubelet-extra-args";
+    note(plan, "MAXPODS_FROM_EXTRA_ARGS",
+         fmt::format("--kubelet-extra-args sets --max-pods={}; kubeReserved memory follows it", max_pods));
+  }
+  const int cpu_m = cpu_reserved_millicores(f.vcpus);
+  const int mem_mi = memory_reserved_mebibytes(max_pods);
+  if (extra.kube_reserved) {
+    note(plan, "KUBE_RESERVED_FROM_EXTRA_ARGS",
+         "--kubelet-extra-args sets --kube-reserved; the computed kubeReserved is not written");
+  }
+  if (extra.reserved_cpus) {
+    note(plan, "RESERVED_CPUS",
+         "--kubelet-extra-args includes --reserved-cpus, so kube/system-reserved cgroups are not used");
+  }
+
+  // --- cluster DNS ---------------------------------------------------------------------------
+  auto dns = cluster_dns_for(DnsInput{
+      .dns_cluster_ip = c.dns_cluster_ip,
+      .ip_family = family,
+      .service_ipv4_cidr = c.service_ipv4_cidr,
+      .service_ipv6_cidr = c.service_ipv6_cidr,
+      .vpc_ipv4_cidrs = in.vpc_ipv4_cidrs,
+  });
+  if (!dns) return dns.error();
+
+  // --- node identity -------------------------------------------------------------------------
+  std::string node_ip;
+  if (family == IpFamily::Ipv4) {
+    if (in.local_ipv4.empty()) {
+      return make_error(Errc::Invalid,
+                        "IMDS has no meta-data/local-ipv4 for this instance; for an IPv6 cluster pass "
+                        "--ip-family ipv6");
+    }
+    node_ip = in.local_ipv4;
+  } else {
+    if (in.ipv6s.empty()) {
+      return make_error(Errc::Invalid,
+                        "--ip-family ipv6 but the primary interface ({}) has no IPv6 address in IMDS; "
+                        "assign one to the instance or use ipv4",
+                        in.mac);
+    }
+    node_ip = in.ipv6s.front();
+    if (in.ipv6s.size() > 1) {
+      note(plan, "NODE_IP_FIRST_IPV6",
+           fmt::format("the primary interface has {} IPv6 addresses; using the first, {}",
+                       in.ipv6s.size(), node_ip));
+    }
+  }
+  if (!extra.hostname_override && in.local_hostname.empty()) {
+    return make_error(Errc::Invalid,
+                      "IMDS has no meta-data/local-hostname for this instance; pass "
+                      "--hostname-override=NAME in --kubelet-extra-args");
+  }
+  const std::string provider_id = fmt::format("aws:///{}/{}", in.availability_zone, in.instance_id);
+
+  // --- pause image ---------------------------------------------------------------------------
+  EcrRegistry ecr = ecr_registry_for(in.region, in.domain, c.pause_container_account);
+  const std::string registry = f.fips_ecr_endpoint ? ecr.fips_host : ecr.host;
+  const std::string pause_image =
+      fmt::format("{}:{}", c.pause_container_image.value_or(registry + "/eks/pause"),
+                  c.pause_container_version);
+
+  // --- kubelet arguments -----------------------------------------------------------------------
+  std::string kubelet_args = fmt::format("--node-ip={} --pod-infra-container-image={} --v=2",
+                                         node_ip, pause_image);
+  if (!extra.hostname_override) kubelet_args += " --hostname-override=" + in.local_hostname;
+  kubelet_args += " --cloud-provider=external";
+  std::string extra_args = c.kubelet_extra_args;
+  if (c.enable_local_outpost) {
+    extra_args = "--bootstrap-kubeconfig " + std::string(kBootstrapKubeconfigPath) +
+                 (extra_args.empty() ? "" : " " + extra_args);
+  }
+
+  // --- files ---------------------------------------------------------------------------------
+  auto add = [&plan](FileWrite w) { plan.files.push_back(std::move(w)); };
+  add({.path = kCaPath, .bytes = *ca, .mode = 0644, .restarts = {kKubelet}, .secret = true});
+
+  const std::string kubeconfig_cluster = c.enable_local_outpost ? *c.cluster_id : c.cluster_name;
+  const std::string kubeconfig = kubeconfig_for(*c.apiserver_endpoint, kubeconfig_cluster, in.region);
+  if (c.enable_local_outpost) {
+    // kubelet TLS-bootstraps from this file and then writes its own kubeconfig, which the agent
+    // must leave alone on later runs.
+    add({.path = kBootstrapKubeconfigPath, .bytes = kubeconfig, .mode = 0644, .restarts = {kKubelet}});
+    const std::string host = endpoint_host(*c.apiserver_endpoint);
+    if (f.outpost_host_addresses.empty()) {
+      warn(plan, "OUTPOST_HOST_UNRESOLVED",
+           fmt::format("could not resolve {}; /etc/hosts is left without an entry for it", host));
+    } else {
+      add({.path = kEtcHostsPath,
+           .bytes = hosts_with_block(f.etc_hosts.value_or(""), f.outpost_host_addresses, host),
+           .mode = 0644});
+    }
+  } else {
+    add({.path = kKubeconfigPath, .bytes = kubeconfig, .mode = 0644, .restarts = {kKubelet}});
+  }
+
+  auto kubelet_config = kubelet_config_for(KubeletConfigInput{
+      .current = f.kubelet_config,
+      .cluster_dns = dns->servers,
+      .kubelet_version = f.kubelet_version,
+      .max_pods = c.use_max_pods ? std::optional<int>(max_pods) : std::nullopt,
+      .kube_reserved_cpu = extra.kube_reserved ? std::nullopt
+                                               : std::optional(fmt::format("{}m", cpu_m)),
+      .kube_reserved_memory = extra.kube_reserved ? std::nullopt
+                                                  : std::optional(fmt::format("{}Mi", mem_mi)),
+      .provider_id = provider_id,
+      .reserved_cgroups = !extra.reserved_cpus,
+  });
+  if (!kubelet_config) return kubelet_config.error();
+  add({.path = kKubeletConfigPath, .bytes = *kubelet_config, .mode = 0644, .restarts = {kKubelet}});
+
+  bool cred_unparsable = false;
+  add({.path = kCredentialProviderPath,
+       .bytes = credential_provider_config_for(f.kubelet_version, f.credential_provider_config,
+                                               &cred_unparsable),
+       .mode = 0644,
+       .restarts = {kKubelet}});
+  if (cred_unparsable) {
+    warn(plan, "CREDENTIAL_CONFIG_REPLACED",
+         fmt::format("{} was not a valid CredentialProviderConfig and was replaced", kCredentialProviderPath));
+  }
+
+  auto containerd = containerd_config_for(pause_image, f.containerd_config_user,
+                                          c.containerd_config_file.value_or(""));
+  if (!containerd) return containerd.error();
+  add({.path = kContainerdConfigPath, .bytes = *containerd, .mode = 0644, .restarts = {kContainerd}});
+
+  add({.path = kKubeletUnitPath,
+       .bytes = std::string(embedded::file("config/kubelet.service")),
+       .mode = 0644,
+       .unit_file = true,
+       .restarts = {kKubelet},
+       .only_if_absent = true});
+  AGENT_TRY(std::string args_dropin, environment_dropin("KUBELET_ARGS", kubelet_args));
+  add({.path = kKubeletArgsDropin, .bytes = args_dropin, .mode = 0644, .unit_file = true,
+       .restarts = {kKubelet}});
+  if (extra_args.empty()) {
+    plan.removals.push_back({.path = kKubeletExtraArgsDropin, .unit_file = true, .restarts = {kKubelet}});
+  } else {
+    AGENT_TRY(std::string extra_dropin, environment_dropin("KUBELET_EXTRA_ARGS", extra_args));
+    add({.path = kKubeletExtraArgsDropin, .bytes = extra_dropin, .mode = 0644, .unit_file = true,
+         .restarts = {kKubelet}});
+  }
+
+  // --- local disks ---------------------------------------------------------------------------
+  if (c.local_disks && *c.local_disks != "none") {
+    if (f.instance_store_disks.empty()) {
+      note(plan, "LOCAL_DISKS_NONE",
+           fmt::format("--local-disks {}: no NVMe instance storage disks found, nothing to do", *c.local_disks));
+    } else {
+      return make_error(Errc::Unsupported,
+                        "--local-disks {}: found {} NVMe instance storage disk(s), but this build cannot "
+                        "set up RAID or mounts yet; run setup-local-disks before the agent or drop the flag",
+                        *c.local_disks, f.instance_store_disks.size());
+    }
+  }
+
+  // --- units, in the order they are acted on -------------------------------------------------
+  if (c.mount_bpf_fs) {
+    if (f.bpf_mounted) {
+      note(plan, "BPF_ALREADY_MOUNTED", "a bpf filesystem is already mounted at /sys/fs/bpf");
+    } else {
+      add({.path = kBpfMountUnitPath,
+           .bytes = std::string(embedded::file("config/sys-fs-bpf.mount")),
+           .mode = 0644,
+           .unit_file = true,
+           .only_if_absent = true});
+      plan.units.push_back({.unit = kBpfMount, .enable = true, .start_if_inactive = true});
+    }
+  }
+  plan.units.push_back({.unit = kContainerd, .restart_on_change = true});
+  plan.units.push_back({.unit = kKubelet,
+                        .enable = true,
+                        .start_if_inactive = true,
+                        .restart_on_change = true,
+                        .check_stays_up = true});
+
+  // --- values for the summary and the status file ------------------------------------------
+  plan.values = {
+      {"cluster", c.cluster_name},
+      {"instanceType", in.instance_type},
+      {"region", in.region},
+      {"kubeletVersion", f.kubelet_version.str()},
+      {"ipFamily", family == IpFamily::Ipv4 ? "ipv4" : "ipv6"},
+      {"nodeIP", node_ip},
+      {"hostname", extra.hostname_override ? "(from --kubelet-extra-args)" : in.local_hostname},
+      {"providerID", provider_id},
+      {"clusterDNS", dns->servers},
+      {"clusterDNSReason", dns->reason},
+      {"maxPods", max_pods},
+      {"maxPodsSource", max_pods_source},
+      {"maxPodsWritten", c.use_max_pods},
+      {"vcpus", f.vcpus},
+      {"kubeReservedCPU", fmt::format("{}m", cpu_m)},
+      {"kubeReservedMemory", fmt::format("{}Mi", mem_mi)},
+      {"pauseImage", pause_image},
+  };
+  return plan;
+}
+
+}  // namespace agent::compute

@@ -1,0 +1,83 @@
+// JSON mappings of the value types (status file, --dry-run, golden tests). Secrets (the CA) are
+// never serialized: FileWrite of a secret file shows its size only.
+#include <nlohmann/json.hpp>
+
+#include "agent/model/facts.h"
+#include "agent/model/node_config.h"
+#include "agent/model/plan.h"
+
+namespace agent {
+
+void to_json(nlohmann::json& j, const NodeConfig& c) {
+  j = nlohmann::json{
+      {"clusterName", c.cluster_name},
+      {"apiServerEndpoint", c.apiserver_endpoint.value_or("")},
+      {"certificateAuthority", c.b64_cluster_ca ? "(set)" : ""},
+      {"useMaxPods", c.use_max_pods},
+      {"kubeletExtraArgs", c.kubelet_extra_args},
+      {"dnsClusterIP", c.dns_cluster_ip},
+      {"serviceIPv4CIDR", c.service_ipv4_cidr.value_or("")},
+      {"serviceIPv6CIDR", c.service_ipv6_cidr.value_or("")},
+      {"pauseContainerVersion", c.pause_container_version},
+      {"enableLocalOutpost", c.enable_local_outpost},
+      {"mountBpfFs", c.mount_bpf_fs},
+  };
+  if (c.ip_family) j["ipFamily"] = *c.ip_family == IpFamily::Ipv4 ? "ipv4" : "ipv6";
+  if (c.cluster_id) j["clusterID"] = *c.cluster_id;
+  if (c.containerd_config_file) j["containerdConfigFile"] = *c.containerd_config_file;
+  if (c.local_disks) j["localDisks"] = *c.local_disks;
+}
+
+void to_json(nlohmann::json& j, const Facts& f) {
+  const InstanceFacts& i = f.instance;
+  j = nlohmann::json{
+      {"region", i.region},
+      {"domain", i.domain},
+      {"instanceId", i.instance_id},
+      {"instanceType", i.instance_type},
+      {"availabilityZone", i.availability_zone},
+      {"localHostname", i.local_hostname},
+      {"localIPv4", i.local_ipv4},
+      {"mac", i.mac},
+      {"ipv6s", i.ipv6s},
+      {"vpcIPv4CIDRs", i.vpc_ipv4_cidrs},
+      {"kubeletVersion", f.kubelet_version.str()},
+      {"kubeletVersionSource", f.kubelet_version_source},
+      {"vcpus", f.vcpus},
+      {"bpfMounted", f.bpf_mounted},
+      {"fipsEcrEndpoint", f.fips_ecr_endpoint},
+  };
+}
+
+void to_json(nlohmann::json& j, const Plan& p) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& w : p.files) {
+    nlohmann::json fj = {{"path", w.path}, {"mode", w.mode}, {"size", w.bytes.size()}};
+    if (!w.secret) fj["bytes"] = w.bytes;
+    if (w.only_if_absent) fj["onlyIfAbsent"] = true;
+    if (!w.restarts.empty()) fj["restarts"] = w.restarts;
+    files.push_back(fj);
+  }
+  nlohmann::json removals = nlohmann::json::array();
+  for (const auto& r : p.removals) removals.push_back(r.path);
+  nlohmann::json units = nlohmann::json::array();
+  for (const auto& u : p.units) {
+    units.push_back({{"unit", u.unit},
+                     {"enable", u.enable},
+                     {"startIfInactive", u.start_if_inactive},
+                     {"restartOnChange", u.restart_on_change}});
+  }
+  nlohmann::json diags = nlohmann::json::array();
+  for (const auto& d : p.diagnostics) {
+    diags.push_back({{"level", d.level == Diagnostic::Level::Warning ? "warning" : "info"},
+                     {"id", d.id},
+                     {"message", d.message}});
+  }
+  j = nlohmann::json{{"files", files},
+                     {"removals", removals},
+                     {"units", units},
+                     {"diagnostics", diags},
+                     {"values", p.values}};
+}
+
+}  // namespace agent

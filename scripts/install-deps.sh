@@ -1,0 +1,22 @@
+#!/bin/bash
+# Installs every Debian package the build, the demo and the tests need (Debian 12, as root).
+# Idempotent and quiet: packages already present are not reinstalled.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config python3
+  libboost-dev nlohmann-json3-dev libcurl4-openssl-dev libsystemd-dev libfmt-dev
+  libcli11-dev libtomlplusplus-dev doctest-dev
+  systemd systemd-container dbus
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "installed: ${missing[*]}"
+fi

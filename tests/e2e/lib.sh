@@ -1,0 +1,101 @@
+# Shared helpers for the end-to-end shell tests: a loopback IMDS emulator, scratch roots, and
+# assertions that count passes and failures. Source it; call finish at the end.
+# Every test prints "ok - NAME" or "not ok - NAME: why"; finish prints "N passed, M failed".
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_DIR/../.." && pwd)
+PY=$(command -v python3 || echo /usr/bin/python3)
+PASSED=0
+FAILED=0
+WORK=$(mktemp -d /tmp/eks-e2e.XXXXXX)
+EMULATOR_PID=""
+
+cleanup_e2e() {
+  [ -n "$EMULATOR_PID" ] && kill "$EMULATOR_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup_e2e EXIT
+
+# start_emulator [extra args]: starts the IMDS emulator on an ephemeral port; sets IMDS_URL.
+start_emulator() {
+  rm -f "$WORK/imds.port"
+  "$PY" "$REPO/tests/support/imds_emulator.py" --port 0 --port-file "$WORK/imds.port" "$@" \
+    >"$WORK/emulator.log" 2>&1 &
+  EMULATOR_PID=$!
+  for _ in $(seq 200); do [ -s "$WORK/imds.port" ] && break; sleep 0.02; done
+  IMDS_URL="http://127.0.0.1:$(cat "$WORK/imds.port")"
+}
+
+# imds_control JSON: posts to the emulator's control plane.
+imds_control() {
+  "$PY" - "$IMDS_URL/_control" "$1" <<'PYEOF'
+import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=5).read()
+PYEOF
+}
+
+imds_set() { imds_control "{\"action\":\"set_values\",\"values\":$1}"; }
+imds_reset() { imds_control '{"action":"reset"}'; }
+
+# new_root NAME [VCPUS]: a scratch root with the build-time facts a node has.
+new_root() {
+  local r="$WORK/$1"
+  mkdir -p "$r/etc/eks" "$r/sys/devices/system/cpu"
+  echo "v1.30.4-eks-1234567" >"$r/etc/eks/kubelet-version.txt"
+  echo "0-$(( ${2:-2} - 1 ))" >"$r/sys/devices/system/cpu/online"
+  echo "$r"
+}
+
+CA_PEM=$(printf -- '-----BEGIN CERTIFICATE-----\nMIIBdummyCAforTests\n-----END CERTIFICATE-----\n')
+CA_B64=$(printf '%s\n' "$CA_PEM" | base64 -w0)
+ENDPOINT=https://ABCDEF0123456789.gr7.us-west-2.eks.amazonaws.com
+
+# agent ROOT ARGS...: runs the agent into ROOT against the emulator; stdout/stderr/rc in $WORK.
+agent() {
+  local root=$1
+  shift
+  "$AGENT" --root "$root" --imds-endpoint "$IMDS_URL" "$@" >"$WORK/out" 2>"$WORK/err"
+  RC=$?
+  return 0
+}
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+not_ok() {
+  FAILED=$((FAILED + 1))
+  echo "not ok - $1: $2"
+  sed 's/^/    stderr: /' "$WORK/err" 2>/dev/null | tail -15
+}
+# check NAME CONDITION-COMMAND...
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+expect_rc() { [ "$RC" -eq "$1" ] || { echo "    (rc was $RC, expected $1)"; return 1; }; }
+contains() { grep -qF -- "$2" "$1" || { echo "    ($1 lacks: $2)"; return 1; }; }
+lacks() { ! grep -qF -- "$2" "$1" || { echo "    ($1 has: $2)"; return 1; }; }
+# json_eq FILE PYEXPR EXPECTED: evaluates PYEXPR over the JSON in FILE (as `d`), compares as JSON.
+json_eq() {
+  "$PY" - "$@" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = eval(sys.argv[2], {"d": d})
+want = json.loads(sys.argv[3])
+if got != want:
+    print(f"    ({sys.argv[2]} = {json.dumps(got)}, expected {sys.argv[3]})")
+    sys.exit(1)
+PYEOF
+}
+# snapshot ROOT: path, inode, mtime (ns) and sha256 of every file under ROOT except /run.
+snapshot() {
+  (cd "$1" && find . -path ./run -prune -o \( -type f -o -type l \) -print | sort | while read -r f; do
+    printf '%s %s %s\n' "$f" "$(stat -c '%i %.9Y' "$f")" "$( [ -L "$f" ] && readlink "$f" || sha256sum <"$f" | cut -c1-16)"
+  done)
+}
+
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
