@@ -89,15 +89,23 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
   ApplyReport& report = partial != nullptr ? *partial : scratch;
   std::set<std::string> changed;
 
+  // All files in one batch, so that they are made durable together (one flush, not one per file).
+  std::vector<RootFs::FileContent> batch;
   for (const auto& w : plan.files) {
-    if (w.only_if_absent && fs.exists(w.path)) {
+    if (w.only_if_absent && fs.exists(w.path)) continue;
+    batch.push_back({w.path, w.bytes, w.mode});
+  }
+  auto outcomes = fs.write_atomic_all(batch);
+  if (!outcomes) return outcomes.error().wrap("writing the node's files");
+  size_t next = 0;
+  for (const auto& w : plan.files) {
+    if (next < batch.size() && batch[next].path == w.path) {
+      const WriteOutcome o = (*outcomes)[next++];
+      report.files.push_back({w.path, outcome_name(o)});
+      if (o != WriteOutcome::Unchanged) changed.insert(w.path);
+    } else {
       report.files.push_back({w.path, "kept"});
-      continue;
     }
-    auto outcome = fs.write_atomic(w.path, w.bytes, w.mode);
-    if (!outcome) return outcome.error().wrap("writing {}", w.path);
-    report.files.push_back({w.path, outcome_name(*outcome)});
-    if (*outcome != WriteOutcome::Unchanged) changed.insert(w.path);
   }
   for (const auto& r : plan.removals) {
     auto removed = fs.remove(r.path);

@@ -9,7 +9,15 @@
 namespace agent {
 
 enum class WriteOutcome { Created, Updated, Unchanged };
-const char* outcome_name(WriteOutcome o);
+// "created", "updated" or "unchanged". Inline so that agent_app (apply) needs no platform code.
+inline const char* outcome_name(WriteOutcome o) {
+  switch (o) {
+    case WriteOutcome::Created: return "created";
+    case WriteOutcome::Updated: return "updated";
+    case WriteOutcome::Unchanged: return "unchanged";
+  }
+  return "unknown";
+}
 
 // The read-only half, for gather and dry-run.
 class RootFsReader {
@@ -31,9 +39,29 @@ class RootFs : public RootFsReader {
   // is Unchanged. On any failure the temp file is removed and the old file is intact.
   virtual Result<WriteOutcome> write_atomic(const std::string& path, std::string_view bytes,
                                             unsigned mode) = 0;
+  // One file of a batch for write_atomic_all.
+  struct FileContent {
+    std::string path;
+    std::string_view bytes;
+    unsigned mode = 0644;
+  };
+  // Writes several files, each with write_atomic's guarantees (never a partial file; unchanged
+  // bytes not touched), but lets the implementation make them durable together: PosixRootFs writes
+  // every temp file, flushes them with one syncfs, renames them all, and flushes again, instead of
+  // two fsyncs per file. Returns one outcome per file, in order. On failure no temp file remains;
+  // files renamed before the failure are complete. The default writes them one by one.
+  virtual Result<std::vector<WriteOutcome>> write_atomic_all(const std::vector<FileContent>& files) {
+    std::vector<WriteOutcome> out;
+    for (const auto& f : files) {
+      AGENT_TRY(WriteOutcome o, write_atomic(f.path, f.bytes, f.mode));
+      out.push_back(o);
+    }
+    return out;
+  }
   // Removes a file. Returns false if it did not exist (idempotent).
   virtual Result<bool> remove(const std::string& path) = 0;
-  // Makes `link` a symlink to `target` (created, replaced atomically, or Unchanged).
+  // Makes `link` a symlink to `target` (created, replaced atomically, or Unchanged). Missing
+  // parent directories are created 0755, as for write_atomic.
   virtual Result<WriteOutcome> symlink(const std::string& target, const std::string& link) = 0;
 };
 
