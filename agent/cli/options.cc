@@ -44,6 +44,7 @@ constexpr FlagSpec kFlags[] = {
     {"--service-manager", nullptr, "auto|dbus|offline: how units are enabled and started (auto: dbus when --root is /, else offline)."},
     {"--timeout", nullptr, "Seconds the whole run may take (default 240)."},
     {"--kubelet-settle-ms", nullptr, "Milliseconds kubelet must stay up after starting before success is declared (default 1500)."},
+    {"--config-source", nullptr, "Read NodeConfig documents from imds://user-data or file:///path (a file, or a directory of *.yaml, *.yml, *.json); repeatable, later sources win, flags win over both."},
 };
 
 // Value-less switches.
@@ -216,6 +217,11 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
       if (spec == nullptr) {
         return make_error(Errc::Usage, "unknown option '{}' (see --help for the accepted flags)", name);
       }
+      if (name == "--config-source") {  // repeatable: every value counts, in order
+        if (eq == std::string::npos && i + 1 >= args.size()) return make_error(Errc::Usage, "{} needs a value", name);
+        o.config_sources.push_back(eq != std::string::npos ? a.substr(eq + 1) : args[++i]);
+        continue;
+      }
       if (eq != std::string::npos) {
         given[name] = a.substr(eq + 1);
       } else if (i + 1 < args.size()) {
@@ -257,14 +263,24 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
     } else {
       continue;
     }
-    AGENT_TRY_STATUS(apply_value(o, spec.flag, value));
+    if (auto applied = apply_value(o, spec.flag, value); !applied) {
+      // Name the variable the operator actually set, not only the flag they never passed.
+      if (source == spec.flag) return applied.error();
+      return applied.error().wrap("environment variable {}", spec.env);
+    }
     o.sources.push_back(source);
+    o.given.insert(spec.flag);
   }
   if (const char* img = getenv(kPauseImageEnv); img != nullptr && *img != '\0') {
     o.node.pause_container_image = img;
     o.sources.push_back(kPauseImageEnv);
   }
+  if (!o.config_sources.empty()) return o;  // checked after the NodeConfig is applied
+  AGENT_TRY_STATUS(check_node_config(o));
+  return o;
+}
 
+Status check_node_config(Options& o) {
   NodeConfig& n = o.node;
   if (n.cluster_name.empty()) {
     return make_error(Errc::Usage,
@@ -283,7 +299,7 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
                       "--cluster-id is required when --enable-local-outpost is true (the local "
                       "cluster's id, from DescribeCluster .cluster.id)");
   }
-  return o;
+  return {};
 }
 
 std::string bootstrap_help(const std::string& program) {
