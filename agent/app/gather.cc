@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/compute/accelerator.h"
+#include "agent/compute/containerd_config.h"
 #include "agent/compute/ecr.h"
 #include "agent/compute/plan_node.h"
 
@@ -74,18 +76,38 @@ int count_cpu_list(std::string_view list) {
     while (!part.empty() && std::isspace(static_cast<unsigned char>(part.back()))) part.remove_suffix(1);
     int a = 0, b = 0;
     auto dash = part.find('-');
-    auto [p1, e1] = std::from_chars(part.data(), part.data() + (dash == std::string_view::npos ? part.size() : dash), a);
-    if (e1 != std::errc()) return 0;
+    const char* first_end = part.data() + (dash == std::string_view::npos ? part.size() : dash);
+    auto [p1, e1] = std::from_chars(part.data(), first_end, a);
+    if (e1 != std::errc() || p1 != first_end) return 0;  // "0x", "1.5"
     if (dash == std::string_view::npos) {
       b = a;
     } else {
       auto [p2, e2] = std::from_chars(part.data() + dash + 1, part.data() + part.size(), b);
-      if (e2 != std::errc() || b < a) return 0;
+      if (e2 != std::errc() || p2 != part.data() + part.size() || b < a) return 0;  // "0-3x"
     }
     count += b - a + 1;
     i = end + 1;
   }
+  // A trailing comma ("0-3,") leaves an empty last element: malformed too.
+  if (!list.empty() && list.back() == ',') return 0;
   return count;
+}
+
+AcceleratorFacts gather_accelerators(const RootFsReader& fs) {
+  AcceleratorFacts out;
+  std::vector<compute::PciFunction> functions;
+  if (auto names = fs.list(compute::kPciDevicesDir)) {
+    for (const auto& name : *names) {
+      const std::string dir = fmt::format("{}/{}", compute::kPciDevicesDir, name);
+      functions.push_back({.address = name,
+                           .vendor = read_optional(fs, dir + "/vendor").value_or(""),
+                           .pci_class = read_optional(fs, dir + "/class").value_or("")});
+    }
+  }
+  out.nvidia_pci_addresses = compute::nvidia_gpu_addresses(functions);
+  out.nvidia_gpus = static_cast<int>(out.nvidia_pci_addresses.size());
+  out.nvidia_runtime_installed = fs.exists(compute::kNvidiaRuntimePath);
+  return out;
 }
 
 Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
@@ -175,6 +197,10 @@ Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
   f.kubelet_config = read_optional(ports.fs, compute::kKubeletConfigPath);
   f.eni_max_pods_override = read_optional(ports.fs, compute::kEniMaxPodsPath);
   f.credential_provider_config = read_optional(ports.fs, compute::kCredentialProviderPath);
+  if (auto v = read_optional(ports.fs, compute::kContainerdVersionPath)) {
+    f.containerd_version = trim(*v);
+  }
+  f.accelerators = gather_accelerators(ports.fs);
   f.kubelet_unit_present = ports.fs.exists(compute::kKubeletUnitPath);
   f.bpf_unit_present = ports.fs.exists(compute::kBpfMountUnitPath);
   if (c.mount_bpf_fs) f.bpf_mounted = bpf_is_mounted(ports.fs);

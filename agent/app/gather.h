@@ -31,6 +31,11 @@ struct GatherPorts {
 // Invalid for an unreadable --containerd-config-file.
 Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports);
 
+// NVIDIA GPUs on the PCI bus (/sys/bus/pci/devices/*/{vendor,class} under the root) and whether
+// the NVIDIA container runtime is installed. No sysfs (an image root) means no GPUs; a device whose
+// attributes cannot be read is skipped. Never fails; runs no program.
+AcceleratorFacts gather_accelerators(const RootFsReader& fs);
+
 // Counts CPUs in a sysfs cpu list such as "0-3,8,10-11" (0 if malformed).
 int count_cpu_list(std::string_view list);
 

@@ -96,12 +96,16 @@ std::string summary_line(const RunOutcome& o) {
       kubelet = fmt::format("kubelet {} {}", a.verb, a.result);
     }
   }
+  std::string gpus;
+  if (const int n = v.value("nvidiaGPUs", 0); n > 0) {
+    gpus = fmt::format(" gpus={} runtime={}", n, v.value("containerdDefaultRuntime", ""));
+  }
   return fmt::format(
-      "cluster={} instance={} max-pods={} ({}) reserved cpu={} memory={} files changed={}/{} {} "
+      "cluster={} instance={} max-pods={} ({}) reserved cpu={} memory={} files changed={}/{} {}{} "
       "elapsed={}ms",
       v.value("cluster", ""), v.value("instanceType", ""), v.value("maxPods", 0),
       v.value("maxPodsSource", ""), v.value("kubeReservedCPU", ""), v.value("kubeReservedMemory", ""),
-      o.report.changed(), o.report.files.size(), kubelet, o.elapsed_ms);
+      o.report.changed(), o.report.files.size(), kubelet, gpus, o.elapsed_ms);
 }
 
 }  // namespace agent::app

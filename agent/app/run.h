@@ -40,7 +40,8 @@ struct RunOutcome {
 // `outcome` is filled as far as the run got, for the caller's summary.
 Status run_bootstrap(const cli::Options& options, RunPorts& ports, RunOutcome& outcome);
 
-// One line: cluster, instance type, max pods and its source, reservations, changes, elapsed ms.
+// One line: cluster, instance type, max pods and its source, reservations, changes, on GPU nodes
+// the GPU count and containerd's default runtime, elapsed ms.
 std::string summary_line(const RunOutcome& outcome);
 
 }  // namespace agent::app

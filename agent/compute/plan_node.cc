@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "agent/compute/accelerator.h"
 #include "agent/compute/base64.h"
 #include "agent/compute/cluster_dns.h"
 #include "agent/compute/containerd_config.h"
@@ -56,6 +57,48 @@ std::string hosts_with_block(const std::string& current, const std::vector<std::
   for (const auto& a : addresses) out += fmt::format("{}\t{}\n", a, host);
   out += kEnd;
   return out;
+}
+
+// The config layout for the containerd version the image ships (build-time fact file): version 3
+// for containerd 2.x, version 2 otherwise.
+ContainerdSchema containerd_schema(const std::optional<std::string>& containerd_version, Plan& p) {
+  if (!containerd_version) return ContainerdSchema::V2;
+  auto v = parse_version(*containerd_version);
+  if (!v) {
+    warn(p, "CONTAINERD_VERSION_UNKNOWN",
+         fmt::format("{} holds no version (expected e.g. 1.7.27); writing the version 2 "
+                     "containerd config",
+                     kContainerdVersionPath));
+    return ContainerdSchema::V2;
+  }
+  return v->major >= 2 ? ContainerdSchema::V3 : ContainerdSchema::V2;
+}
+
+// What was found on a GPU node and what containerd was given for it.
+void gpu_diagnostics(const AcceleratorFacts& gpu, const ContainerdConfig& containerd,
+                     const std::string& user_file, Plan& p) {
+  const std::string found = fmt::format("{} NVIDIA GPU(s) found ({})", gpu.nvidia_gpus,
+                                        fmt::join(gpu.nvidia_pci_addresses, ", "));
+  if (!gpu.nvidia_runtime_installed) {
+    warn(p, "GPU_NO_RUNTIME",
+         fmt::format("{}, but {} is not installed, so pods cannot use the GPUs (containerd's "
+                     "default runtime stays {}); install the NVIDIA container toolkit in the image",
+                     found, kNvidiaRuntimePath, containerd.default_runtime));
+  } else if (containerd.nvidia_default) {
+    const std::string rewritten =
+        containerd.user_rewritten
+            ? fmt::format(", added to {} (re-serialized: comments are not kept)", user_file)
+            : "";
+    note(p, "GPU_CONFIGURED",
+         fmt::format("{}; containerd's default runtime is nvidia ({}){}", found,
+                     kNvidiaRuntimePath, rewritten));
+  } else {
+    warn(p, "GPU_USER_CONFIG_UNSUPPORTED",
+         fmt::format("{}, but {} is a version {} containerd config, to which the nvidia runtime "
+                     "cannot be added; containerd's default runtime stays {}; use a version 2 or "
+                     "3 config",
+                     found, user_file, containerd.version, containerd.default_runtime));
+  }
 }
 
 }  // namespace
@@ -222,10 +265,27 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
          fmt::format("{} was not a valid CredentialProviderConfig and was replaced", kCredentialProviderPath));
   }
 
-  auto containerd = containerd_config_for(pause_image, f.containerd_config_user,
-                                          c.containerd_config_file.value_or(""));
+  // containerd: the config layout follows the containerd the image ships; on GPU nodes with the
+  // NVIDIA container toolkit installed, nvidia becomes the default runtime (what bootstrap.sh's GPU
+  // helper did with nvidia-ctk, and nodeadm's template does).
+  const AcceleratorFacts& gpu = f.accelerators;
+  const bool want_nvidia = gpu.nvidia_gpus > 0 && gpu.nvidia_runtime_installed;
+  auto containerd = containerd_config_for(ContainerdConfigInput{
+      .sandbox_image = pause_image,
+      .user_config = f.containerd_config_user,
+      .user_source = c.containerd_config_file.value_or(""),
+      .schema = containerd_schema(f.containerd_version, plan),
+      .nvidia_runtime_binary =
+          want_nvidia ? std::optional<std::string>(kNvidiaRuntimePath) : std::nullopt,
+  });
   if (!containerd) return containerd.error();
-  add({.path = kContainerdConfigPath, .bytes = *containerd, .mode = 0644, .restarts = {kContainerd}});
+  add({.path = kContainerdConfigPath,
+       .bytes = containerd->toml,
+       .mode = 0644,
+       .restarts = {kContainerd}});
+  if (gpu.nvidia_gpus > 0) {
+    gpu_diagnostics(gpu, *containerd, c.containerd_config_file.value_or(""), plan);
+  }
 
   add({.path = kKubeletUnitPath,
        .bytes = std::string(embedded::file("config/kubelet.service")),
@@ -296,6 +356,8 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
       {"kubeReservedCPU", fmt::format("{}m", cpu_m)},
       {"kubeReservedMemory", fmt::format("{}Mi", mem_mi)},
       {"pauseImage", pause_image},
+      {"nvidiaGPUs", gpu.nvidia_gpus},
+      {"containerdDefaultRuntime", containerd->default_runtime},
   };
   return plan;
 }

@@ -25,6 +25,14 @@ struct InstanceFacts {
   bool operator==(const InstanceFacts&) const = default;
 };
 
+// Accelerators found in sysfs and the container runtime that can drive them.
+struct AcceleratorFacts {
+  int nvidia_gpus = 0;                            // PCI functions: vendor 0x10de, class 0x03xxxx
+  std::vector<std::string> nvidia_pci_addresses;  // their PCI addresses, sorted
+  bool nvidia_runtime_installed = false;          // /usr/bin/nvidia-container-runtime exists
+  bool operator==(const AcceleratorFacts&) const = default;
+};
+
 struct Facts {
   InstanceFacts instance;
   Version kubelet_version;
@@ -42,6 +50,8 @@ struct Facts {
   std::vector<std::string> outpost_host_addresses;  // resolved API host (outpost only)
   std::optional<std::string> etc_hosts;              // /etc/hosts (outpost only)
   std::vector<std::string> instance_store_disks;     // NVMe instance storage (with --local-disks)
+  AcceleratorFacts accelerators;
+  std::optional<std::string> containerd_version;     // /etc/eks/containerd-version.txt, trimmed
 
   bool operator==(const Facts&) const = default;
 };

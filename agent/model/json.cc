@@ -46,7 +46,12 @@ void to_json(nlohmann::json& j, const Facts& f) {
       {"vcpus", f.vcpus},
       {"bpfMounted", f.bpf_mounted},
       {"fipsEcrEndpoint", f.fips_ecr_endpoint},
+      {"accelerators",
+       {{"nvidiaGPUs", f.accelerators.nvidia_gpus},
+        {"nvidiaPCIAddresses", f.accelerators.nvidia_pci_addresses},
+        {"nvidiaRuntimeInstalled", f.accelerators.nvidia_runtime_installed}}},
   };
+  if (f.containerd_version) j["containerdVersion"] = *f.containerd_version;
 }
 
 void to_json(nlohmann::json& j, const Plan& p) {
