@@ -6,6 +6,8 @@ PKGS=(
   build-essential cmake ninja-build pkg-config python3
   libboost-dev nlohmann-json3-dev libcurl4-openssl-dev libsystemd-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev doctest-dev
+  libyaml-dev zlib1g-dev   # NodeConfig user data: YAML documents, gzip'd user data
+  clang libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan/UBSan (ctest fuzz_smoke)
   systemd systemd-container dbus
 )
 missing=()

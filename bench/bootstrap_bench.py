@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Benchmark: a full bootstrap of a scratch root against the project's IMDS emulator.
+
+For each injected IMDS latency it runs the agent N times in two modes: "fresh" (a new scratch root
+each time, so every file is written and synced) and "converged" (a root that is already up to date,
+the every-boot case: nothing written). It prints wall time, CPU time (user+sys), peak RSS and IMDS
+round trips, measured on the agent process itself (bench/measure.c, wait4(2)), plus the
+emulator's measured round-trip time (RTT) and the target wall time 4 x RTT + 10 ms.
+Prints numbers; never fails on them.
+
+  bench/bootstrap_bench.py BUILD/eks-node-agent [--runs 30] [--latency 0,2] [--root-dir /dev/shm]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJiZW5jaAotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg=="
+
+
+def start_emulator(tmp):
+    port_file = os.path.join(tmp, "port")
+    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tests/support/imds_emulator.py"),
+                             "--port", "0", "--port-file", port_file],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        if os.path.exists(port_file) and open(port_file).read().strip():
+            break
+        time.sleep(0.01)
+    return proc, "http://127.0.0.1:" + open(port_file).read().strip()
+
+
+def control(url, body):
+    req = urllib.request.Request(url + "/_control", data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(req, timeout=5).read()
+
+
+def emulator_rtt_ms(url, n=30):
+    """Median time of one IMDS GET on a kept-alive connection: what one round trip costs here."""
+    import http.client
+    host, port = url.split("//")[1].split(":")
+    c = http.client.HTTPConnection(host, int(port))
+    c.request("PUT", "/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+    token = c.getresponse().read().decode()
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c.request("GET", "/latest/meta-data/mac", headers={"X-aws-ec2-metadata-token": token})
+        c.getresponse().read()
+        samples.append((time.perf_counter() - t0) * 1000)
+    c.close()
+    return statistics.median(samples)
+
+
+def one_run(agent, url, tmp, i, converged=False):
+    root = os.path.join(tmp, f"root{i}")
+    if not os.path.exists(root):
+        os.makedirs(os.path.join(root, "etc/eks"))
+        os.makedirs(os.path.join(root, "sys/devices/system/cpu"))
+        open(os.path.join(root, "etc/eks/kubelet-version.txt"), "w").write("v1.30.4\n")
+        open(os.path.join(root, "sys/devices/system/cpu/online"), "w").write("0-1\n")
+    args = [agent, "--root", root, "--imds-endpoint", url, "--cluster", "bench",
+            "--apiserver-endpoint", "https://BENCH.gr7.us-west-2.eks.amazonaws.com",
+            "--b64-cluster-ca", CA, "--kubelet-extra-args", "--node-labels=bench=1"]
+    errfile = os.path.join(tmp, "stderr")
+    with open(errfile, "w") as ef:
+        res = subprocess.run([MEASURE] + args, stdout=subprocess.PIPE, stderr=ef, check=True)
+    wall_us, cpu_us, rss_kib, status = (int(x) for x in res.stdout.decode().split()[-4:])
+    err = open(errfile).read()
+    if status != 0:
+        raise SystemExit(f"agent failed:\n{err}")
+    m = re.search(r"(\d+) IMDS requests in (\d+) round trips", err)
+    if not converged:
+        shutil.rmtree(root)
+    return {"wall_ms": wall_us / 1000, "cpu_ms": cpu_us / 1000,
+            "rss_kib": rss_kib, "requests": int(m.group(1)), "round_trips": int(m.group(2))}
+
+
+def main():
+    global MEASURE
+    ap = argparse.ArgumentParser()
+    ap.add_argument("agent")
+    ap.add_argument("--root-dir", default=None,
+                    help="where scratch roots go (default: a temp dir on disk; /dev/shm for tmpfs)")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--latency", default="0,2")
+    a = ap.parse_args()
+    MEASURE = os.path.join(os.path.dirname(os.path.abspath(a.agent)), "bench_measure")
+    tmp = tempfile.mkdtemp(prefix="eks-bench.", dir=a.root_dir)
+    proc, url = start_emulator(tmp)
+    try:
+        print(f"{'mode':>9} {'latency':>7} {'RTT':>6} {'runs':>4} {'wall p50':>9} {'wall p90':>9} "
+              f"{'cpu p50':>8} {'cpu max':>8} {'rss max':>8} {'reqs':>4} {'RTs':>3} {'target wall':>12}")
+        for lat in [int(x) for x in a.latency.split(",")]:
+            control(url, {"action": "set_latency", "ms": lat})
+            rtt = emulator_rtt_ms(url)
+            for mode in ("fresh", "converged"):
+                conv = mode == "converged"
+                one_run(a.agent, url, tmp, "warm", conv)  # page cache, emulator threads; primes the root
+                runs = [one_run(a.agent, url, tmp, "warm" if conv else i, conv) for i in range(a.runs)]
+                walls = sorted(r["wall_ms"] for r in runs)
+                cpus = sorted(r["cpu_ms"] for r in runs)
+                rts = max(r["round_trips"] for r in runs)
+                target = f"<= {4 * rtt + 10:.1f} ms"
+                print(f"{mode:>9} {lat:>5}ms {rtt:>4.1f}ms {a.runs:>4} {statistics.median(walls):>7.1f}ms "
+                      f"{walls[int(len(walls) * 0.9) - 1]:>7.1f}ms {statistics.median(cpus):>6.1f}ms "
+                      f"{cpus[-1]:>6.1f}ms {max(r['rss_kib'] for r in runs) / 1024:>6.1f}MiB "
+                      f"{runs[0]['requests']:>4} {rts:>3} {target:>12}")
+                shutil.rmtree(os.path.join(tmp, "rootwarm"), ignore_errors=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
