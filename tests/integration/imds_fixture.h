@@ -1,7 +1,7 @@
 // ImdsEmulator: runs tests/support/imds_emulator.py as a child process for one test.
 //
 //   agent::test::ImdsEmulator imds;                         // default m5.large values
-//   CurlImds client({.endpoint = imds.endpoint()}, clock);
+//   AsioImds client({.endpoint = imds.endpoint()}, clock);
 //   imds.control({{"action", "fault"}, {"path", "latest/meta-data/mac"}, {"status", 503}, {"count", 2}});
 //   CHECK(imds.stats()["token_puts"] == 1);
 //
@@ -11,8 +11,9 @@
 // (SIGTERM, then SIGKILL after 2 s) and removes its temp dir. The control actions and the stats
 // fields are documented at the top of imds_emulator.py.
 //
-// Calls curl_global_init once per process (the agent's main does the same), and the control
-// requests ignore proxy variables, so tests may set http_proxy freely.
+// The control requests go through libcurl (test-only; the agent itself no longer links it): the
+// fixture calls curl_global_init once per process, and ignores proxy variables, so tests may set
+// http_proxy freely.
 #pragma once
 
 #include <sys/types.h>
@@ -38,7 +39,7 @@ class ImdsEmulator {
   ImdsEmulator(const ImdsEmulator&) = delete;
   ImdsEmulator& operator=(const ImdsEmulator&) = delete;
 
-  // "http://127.0.0.1:<port>", ready for CurlImds::Options::endpoint.
+  // "http://127.0.0.1:<port>", ready for AsioImds::Options::endpoint.
   const std::string& endpoint() const { return endpoint_; }
   int port() const { return port_; }
 

@@ -22,7 +22,9 @@ Control plane (same server, no token needed):
   POST /_control  one JSON object with an "action":
     {"action": "set_latency", "ms": 50}
     {"action": "set_values", "values": {"latest/user-data": "...", "some/path": null}, "replace": false}
-                  null deletes a key; replace=true starts from an empty map.
+                  null deletes a key; replace=true starts from an empty map; with
+                  "encoding": "base64" each value is base64 and served as the decoded bytes
+                  (binary user data: gzip).
     {"action": "fault", "path": "latest/meta-data/mac", "status": 503, "count": 2}
                   answer the next `count` requests for path with `status` (count omitted or < 0:
                   until cleared). "path": "*" matches every IMDS path, the token PUT included.
@@ -108,6 +110,8 @@ class State:
                     if value is None:
                         self.values.pop(path, None)
                     elif isinstance(value, str):
+                        if req.get("encoding") == "base64":
+                            value = base64.b64decode(value, validate=True)
                         self.values[path] = value
                     else:
                         raise ValueError("value of %s must be a string or null" % path)
@@ -205,7 +209,7 @@ class Handler(BaseHTTPRequestHandler):
                 if not isinstance(req, dict):
                     raise ValueError("body must be a JSON object")
                 state.control(req)
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, TypeError, base64.binascii.Error) as e:
                 self.reply(400, json.dumps({"error": str(e)}), "application/json")
                 return
             self.reply(200, json.dumps({"ok": True}), "application/json")
