@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "agent/compute/instance_types.h"
 #include "agent/compute/max_pods.h"
 #include "agent/model/version.h"
 
@@ -126,7 +127,9 @@ int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::
     err << "max-pods: instance type \"" << a.instance_type
         << "\" is not in the built-in networking table, and this command makes no AWS calls. "
            "On a node, set its value in /etc/eks/eni-max-pods.txt (which overrides the built-in "
-           "table); a DescribeInstanceTypes fallback is not available yet.\n";
+           "table), or regenerate that file from EC2 with `eks-node-agent max-pods "
+           "--generate-table --output /etc/eks/eni-max-pods.txt`; a bootstrap asks EC2 "
+           "DescribeInstanceTypes by itself.\n";
     return kFailure;
   }
   if (!a.show_max_allowed && !vcpus) {
@@ -150,6 +153,65 @@ int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::
     return kFailure;
   }
   out << *pods << "\n";
+  return 0;
+}
+
+int generate_table_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                        const TypeLister& lister) {
+  CLI::App app{
+      "Lists every instance type of the region with EC2 DescribeInstanceTypes (signed with the "
+      "node's credentials) and writes the max-pods table: ENIs x (IPv4 per ENI - 1) + 2 on the "
+      "default network card.",
+      "eks-node-agent max-pods --generate-table"};
+  app.footer(
+      "Region: AWS_REGION, else this instance's (IMDS). Credentials: AWS_ACCESS_KEY_ID/"
+      "AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], else the instance profile. Endpoint: "
+      "AWS_ENDPOINT_URL_EC2 or AWS_ENDPOINT_URL to override.");
+  bool generate = false;
+  std::string output, networking_output;
+  int page_size = 100;
+  app.add_flag("--generate-table", generate, "Generate the table (this mode)")->required();
+  app.add_option("--output", output, "Write eni-max-pods.txt here (atomically) instead of stdout");
+  app.add_option("--networking-output", networking_output,
+                 "Also write the networking facts as instance-networking.jsonl here");
+  app.add_option("--page-size", page_size, "DescribeInstanceTypes page size")->check(CLI::Range(5, 100));
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return usage_error(err, e.what());
+  }
+
+  std::string source;
+  auto types = lister.list_types(page_size, source, [&err](int page, size_t n) {
+    err << "max-pods: page " << page << ": " << n << " instance types so far\n";
+  });
+  if (!types) {
+    err << "max-pods: " << types.error().message << "\n";
+    return 5;
+  }
+  const compute::GeneratedTables tables = compute::generate_tables(std::move(types).value(), source);
+  for (const auto& t : tables.skipped) {
+    err << "max-pods: skipped " << t << ": EC2 reports no usable ENI or IPv4 limits\n";
+  }
+  auto write = [&](const std::string& path, const std::string& bytes) -> bool {
+    if (auto w = lister.write_file(path, bytes); !w) {
+      err << "max-pods: writing " << path << ": " << w.error().message << "\n";
+      return false;
+    }
+    return true;
+  };
+  if (output.empty()) {
+    out << tables.eni_max_pods;
+  } else if (!write(output, tables.eni_max_pods)) {
+    return 6;
+  }
+  if (!networking_output.empty() && !write(networking_output, tables.networking)) return 6;
+  const auto written = std::count(tables.networking.begin(), tables.networking.end(), '\n');
+  err << "max-pods: " << written << " instance types from " << source << "\n";
   return 0;
 }
 

@@ -1,11 +1,13 @@
 // `eks-node-agent max-pods`: max-pods-calculator.sh's command line over the built-in networking
-// table (bootstrap-sh.md section 3.2), without any AWS call.
+// table (bootstrap-sh.md section 3.2), without any AWS call; and `max-pods --generate-table`,
+// which builds the table itself from EC2 DescribeInstanceTypes.
 #pragma once
 #include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "agent/model/aws_types.h"
 #include "agent/model/result.h"
 
 namespace agent::cli {
@@ -23,5 +25,22 @@ namespace agent::cli {
 // returns 1; both explain themselves on `err`. Unlike the script, unknown flags are rejected.
 int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                   std::function<Result<std::string>()> imds_instance_type, int local_vcpus);
+
+// `eks-node-agent max-pods --generate-table [--output FILE] [--networking-output FILE]
+// [--page-size N]`: every instance type of the region from EC2 DescribeInstanceTypes, written in
+// the eni-max-pods.txt format (to FILE, else stdout) and, with --networking-output, as
+// instance-networking.jsonl (the networking facts data/ embeds). `args` are the words after
+// "max-pods". `list_types(page_size, source, on_page)` makes the calls and names where the list
+// came from in `source` ("EC2 DescribeInstanceTypes in us-west-2"); `write_file(path, bytes)`
+// replaces a file atomically. Returns 0, 2 for usage errors, 5 when the AWS calls fail, 6 when a
+// file cannot be written; progress and errors go to `err`.
+struct TypeLister {
+  std::function<Result<std::vector<InstanceTypeInfo>>(int page_size, std::string& source,
+                                                      const std::function<void(int, size_t)>& on_page)>
+      list_types;
+  std::function<Status(const std::string& path, const std::string& bytes)> write_file;
+};
+int generate_table_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                        const TypeLister& lister);
 
 }  // namespace agent::cli
