@@ -1,8 +1,8 @@
 // eks-node-agent entry point: argv -> Options, the real adapters, Result -> exit status.
 // The only file that constructs platform adapters.
-#include <curl/curl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -14,13 +14,18 @@
 
 #include "agent/app/log.h"
 #include "agent/app/run.h"
+#include "agent/cli/config_cmd.h"
 #include "agent/cli/max_pods_cli.h"
 #include "agent/cli/options.h"
-#include "agent/platform/curl_imds.h"
+#include "agent/app/aws_lookups.h"
+#include "agent/aws/endpoints.h"
+#include "agent/platform/asio_imds.h"
+#include "agent/platform/curl_aws_api.h"
 #include "agent/platform/offline_service_manager.h"
 #include "agent/platform/posix_command_runner.h"
 #include "agent/platform/posix_root_fs.h"
 #include "agent/platform/sdbus_service_manager.h"
+#include "agent/platform/signal_watcher.h"
 #include "agent/platform/steady_clock.h"
 
 #ifndef AGENT_VERSION
@@ -63,13 +68,64 @@ int host_vcpus() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-platform::CurlImds::Options imds_options(const std::optional<std::string>& flag,
+platform::AsioImds::Options imds_options(const std::optional<std::string>& flag,
                                          std::chrono::seconds budget) {
-  platform::CurlImds::Options o;
+  platform::AsioImds::Options o;
   o.endpoint = platform::resolve_imds_endpoint(flag, env("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
                                                env("IMDS_ENDPOINT"));
   o.overall = std::min<std::chrono::milliseconds>(budget, std::chrono::seconds(120));
   return o;
+}
+
+// The AWS API adapter's settings: the environment (region, endpoints, proxy, keys), the
+// --aws-api-retry-attempts policy, retries logged. libcurl is not loaded until a call is made.
+platform::CurlAwsApi::Options aws_options(int retry_attempts) {
+  platform::CurlAwsApi::Options o;
+  o.env = aws::aws_env_from(env);
+  o.retry = aws_retry_policy(retry_attempts);
+  o.user_agent = "eks-node-agent/" AGENT_VERSION;
+  o.on_retry = [](const std::string& op, int attempt, std::chrono::milliseconds delay, const std::string& why) {
+    log::info("AWS_RETRY", "{} attempt {} failed ({}); retrying in {} ms", op, attempt, why, delay.count());
+  };
+  return o;
+}
+
+std::chrono::system_clock::time_point wall_now() { return std::chrono::system_clock::now(); }
+
+// `max-pods --generate-table`: region from AWS_REGION, else IMDS; every page of
+// DescribeInstanceTypes within ten minutes.
+int run_generate_table(const std::vector<std::string>& args) {
+  platform::SteadyClock clock;
+  platform::AsioImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
+  cli::TypeLister lister;
+  lister.list_types = [&](int page_size, std::string& source, const std::function<void(int, size_t)>& on_page)
+      -> Result<std::vector<InstanceTypeInfo>> {
+    auto options = aws_options(3);
+    std::string region = options.env.region.value_or("");
+    std::string domain;
+    if (region.empty()) {
+      AGENT_TRY(std::string doc, imds.get("latest/dynamic/instance-identity/document"));
+      auto j = nlohmann::json::parse(doc, nullptr, false);
+      if (!j.is_object() || !j.contains("region") || !j["region"].is_string()) {
+        return make_error(Errc::Invalid, "IMDS instance identity document has no region; set AWS_REGION");
+      }
+      region = j["region"].get<std::string>();
+      domain = imds.get("latest/meta-data/services/domain").value_or("");
+    }
+    platform::CurlAwsApi api(std::move(options), imds, clock, wall_now);
+    app::AwsContext ctx{.api = api, .clock = clock};
+    const AwsWhere where{.region = region, .domain = domain, .deadline = clock.now() + std::chrono::minutes(10)};
+    source = "EC2 DescribeInstanceTypes in " + region;
+    return app::list_instance_types(ctx, where, page_size, on_page);
+  };
+  lister.write_file = [](const std::string& path, const std::string& bytes) -> Status {
+    const std::string absolute = std::filesystem::absolute(path).lexically_normal().string();
+    AGENT_TRY(auto fs, platform::PosixRootFs::open("/"));
+    AGENT_TRY(WriteOutcome written, fs->write_atomic(absolute, bytes, 0644));
+    (void)written;
+    return {};
+  };
+  return cli::generate_table_main(args, std::cout, std::cerr, lister);
 }
 
 int run_status(const std::vector<std::string>& args) {
@@ -126,6 +182,26 @@ int run_status(const std::vector<std::string>& args) {
   return doc.value("result", "") == "failed" ? 1 : 0;
 }
 
+int run_config(const std::string& program, const std::vector<std::string>& args) {
+  auto parsed = cli::parse_config_args(args, env);
+  if (parsed && parsed->help) {
+    std::cout << cli::config_help(program);
+    return 0;
+  }
+  if (!parsed) {
+    int rc = fail(parsed.error());
+    if (parsed.error().code == Errc::Usage) std::cerr << "run '" << program << " config --help' for usage\n";
+    return rc;
+  }
+  const cli::Options& o = parsed->options;
+  platform::SteadyClock clock;
+  auto fs = platform::PosixRootFs::open(o.root);
+  if (!fs) return fail(fs.error().wrap("--root {}", o.root));
+  platform::AsioImds imds(imds_options(o.imds_endpoint, o.timeout), clock);
+  Status result = cli::run_config_command(*parsed, imds, **fs, std::cout, std::cerr);
+  return result ? 0 : fail(result.error());
+}
+
 int run_bootstrap_command(const std::string& program, const std::vector<std::string>& args) {
   auto parsed = cli::parse_bootstrap_args(args, env);
   if (!parsed) {
@@ -145,10 +221,18 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   if (o.quiet) log::set_threshold(log::Level::Notice);
   for (const auto& w : o.warnings) log::warn("IGNORED_FLAG", "{}", w);
 
+  // From here on SIGTERM/SIGINT cancel the run instead of killing the process (exit 130).
+  platform::SignalWatcher signals([](int, bool first) {
+    if (first) {
+      log::emit(log::Level::Notice, "SIGNAL",
+                "stopping at the next safe point (within a second); no file will be left half-written");
+    }
+  });
+  const CancelToken* cancel = &signals.token();
   platform::SteadyClock clock;
   auto fs = platform::PosixRootFs::open(o.root);
   if (!fs) return fail(fs.error().wrap("--root {}", o.root));
-  platform::CurlImds imds(imds_options(o.imds_endpoint, o.timeout), clock);
+  platform::AsioImds imds(imds_options(o.imds_endpoint, o.timeout), clock, cancel);
   platform::PosixCommandRunner commands;
 
   const bool offline = o.service_mode == cli::ServiceMode::Offline ||
@@ -157,7 +241,7 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   if (offline) {
     services = std::make_unique<platform::OfflineServiceManager>(**fs);
   } else {
-    auto bus = platform::SdBusServiceManager::connect();
+    auto bus = platform::SdBusServiceManager::connect(cancel);
     if (!bus) {
       return fail(bus.error().wrap(
           "connecting to systemd on the system bus (use --service-manager offline for a root "
@@ -166,15 +250,25 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
     services = std::move(bus).value();
   }
 
-  app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus()};
+  platform::CurlAwsApi aws_api(aws_options(o.node.aws_api_retry_attempts), imds, clock, wall_now, cancel);
+  app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
+                      cancel, &aws_api};
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
+  if (result && !outcome.nothing_to_do.empty()) {
+    std::cout << outcome.nothing_to_do << "\n";
+    return 0;
+  }
   if (o.dry_run && result) {
     std::cout << outcome.dry_run;
     return 0;
   }
   const ImdsStats st = imds.stats();
   log::info("IMDS_STATS", "{} IMDS requests in {} round trips", st.requests, st.round_trips);
+  if (const AwsApiStats a = aws_api.stats(); a.calls > 0) {
+    log::info("AWS_STATS", "{} AWS API calls in {} requests ({} throttled), {} credential fetches", a.calls,
+              a.requests, a.throttled, a.credential_fetches);
+  }
   if (!result) {
     int rc = fail(result.error());
     log::emit(log::Level::Notice, "SUMMARY", "FAILED " + app::summary_line(outcome));
@@ -191,22 +285,25 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   std::string program = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "eks-node-agent";
   std::vector<std::string> args(argv + 1, argv + argc);
   int rc = 0;
-  if (!args.empty() && args[0] == "max-pods") {
+  if (!args.empty() && args[0] == "max-pods" &&
+      std::find(args.begin(), args.end(), "--generate-table") != args.end()) {
+    rc = run_generate_table({args.begin() + 1, args.end()});
+  } else if (!args.empty() && args[0] == "max-pods") {
     platform::SteadyClock clock;
     auto imds_type = [&clock]() -> Result<std::string> {
-      platform::CurlImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
+      platform::AsioImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
       return imds.get("latest/meta-data/instance-type");
     };
     rc = cli::max_pods_main({args.begin() + 1, args.end()}, std::cout, std::cerr, imds_type, host_vcpus());
   } else if (!args.empty() && args[0] == "status") {
     rc = run_status({args.begin() + 1, args.end()});
+  } else if (!args.empty() && args[0] == "config") {
+    rc = run_config(program, {args.begin() + 1, args.end()});
   } else {
     rc = run_bootstrap_command(program, args);
   }
-  curl_global_cleanup();
   return rc;
 }

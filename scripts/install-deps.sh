@@ -9,6 +9,7 @@ PKGS=(
   libyaml-dev zlib1g-dev   # NodeConfig user data: YAML documents, gzip'd user data
   clang libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan/UBSan (ctest fuzz_smoke)
   systemd systemd-container dbus
+  python3-botocore  # tests/support/aws_emulator.py verifies SigV4 with botocore (/usr/bin/python3)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,6 +3,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "agent/app/log.h"
 #include "agent/compute/diagnosis.h"
@@ -17,7 +18,64 @@ constexpr int kJournalLines = 20;
 struct ChangeSet {
   std::set<std::string> units;
   bool unit_files = false;
+  bool empty() const { return units.empty() && !unit_files; }
+  bool operator==(const ChangeSet&) const = default;
+  ChangeSet& operator|=(const ChangeSet& o) {
+    units.insert(o.units.begin(), o.units.end());
+    unit_files |= o.unit_files;
+    return *this;
+  }
 };
+
+constexpr std::string_view kReloadLine = "daemon-reload";
+
+// The actions a previous run left owed (kPendingPath); none when the file is absent or unreadable.
+ChangeSet read_pending(const RootFsReader& fs) {
+  ChangeSet owed;
+  auto text = fs.read(kPendingPath);
+  if (!text) return owed;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (line == kReloadLine) {
+      owed.unit_files = true;
+    } else if (!line.empty()) {
+      owed.units.emplace(line);
+    }
+  }
+  return owed;
+}
+
+std::string pending_text(const ChangeSet& cs) {
+  std::string out;
+  if (cs.unit_files) out += std::string(kReloadLine) + "\n";
+  for (const auto& u : cs.units) out += u + "\n";
+  return out;
+}
+
+// "daemon-reload, kubelet.service", for messages.
+std::string pending_summary(const ChangeSet& cs) {
+  std::vector<std::string> items;
+  if (cs.unit_files) items.emplace_back(kReloadLine);
+  items.insert(items.end(), cs.units.begin(), cs.units.end());
+  return fmt::format("{}", fmt::join(items, ", "));
+}
+
+// The paths of `batch` and `plan.removals` whose bytes would change.
+std::set<std::string> paths_that_would_change(const Plan& plan, const RootFsReader& fs,
+                                              const std::vector<RootFs::FileContent>& batch) {
+  std::set<std::string> out;
+  for (const auto& f : batch) {
+    auto current = fs.read(f.path);
+    if (!current || *current != f.bytes) out.insert(f.path);
+  }
+  for (const auto& r : plan.removals) {
+    if (fs.exists(r.path)) out.insert(r.path);
+  }
+  return out;
+}
 
 ChangeSet change_set(const Plan& plan, const std::set<std::string>& changed_paths) {
   ChangeSet cs;
@@ -60,7 +118,7 @@ Error unit_failure(ServiceManager& services, const std::string& unit, const std:
 // After a job, a simple service may still die a moment later (systemd reports the job "done" once
 // the process is forked). Watch it for `settle`, or until the deadline.
 Status check_stays_up(ServiceManager& services, Clock& clock, const std::string& unit,
-                      std::chrono::milliseconds settle, Deadline deadline) {
+                      std::chrono::milliseconds settle, Deadline deadline, const CancelToken* cancel) {
   auto until = std::min(clock.now() + settle, deadline);
   while (true) {
     AGENT_TRY(UnitState st, services.state(unit));
@@ -69,7 +127,9 @@ Status check_stays_up(ServiceManager& services, Clock& clock, const std::string&
       return unit_failure(services, unit, "did not stay running after it started");
     }
     if (clock.now() >= until) return {};
-    clock.sleep_until(std::min(until, clock.now() + std::chrono::milliseconds(100)));
+    if (!sleep_until(clock, cancel, std::min(until, clock.now() + std::chrono::milliseconds(100)))) {
+      return cancel->interrupted(fmt::format("while watching {} stay up after its start", unit));
+    }
   }
 }
 
@@ -88,6 +148,8 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
   ApplyReport scratch;
   ApplyReport& report = partial != nullptr ? *partial : scratch;
   std::set<std::string> changed;
+  const CancelToken* cancel = options.cancel;
+  if (is_cancelled(cancel)) return cancel->interrupted("before any file was written");
 
   // All files in one batch, so that they are made durable together (one flush, not one per file).
   std::vector<RootFs::FileContent> batch;
@@ -95,7 +157,38 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     if (w.only_if_absent && fs.exists(w.path)) continue;
     batch.push_back({w.path, w.bytes, w.mode});
   }
-  auto outcomes = fs.write_atomic_all(batch);
+
+  // Record what this run will owe systemd before replacing anything (see kPendingPath), and keep
+  // the record current as the owed actions get done.
+  const ChangeSet owed = read_pending(fs);
+  ChangeSet recorded = owed;
+  auto record = [&](const ChangeSet& now) -> Status {
+    if (now == recorded) return {};
+    if (now.empty()) {
+      auto removed = fs.remove(kPendingPath);
+      if (!removed) return removed.error();
+    } else {
+      auto written = fs.write_atomic(kPendingPath, pending_text(now), 0644);
+      if (!written) return written.error();
+    }
+    recorded = now;
+    return {};
+  };
+  // After a step is done the record only shrinks; failing to shrink it makes a later run repeat
+  // that step, which is safe, so it is not an error.
+  auto record_progress = [&](const ChangeSet& now) {
+    if (auto st = record(now); !st) {
+      log::warn("PENDING_NOT_UPDATED", "{}; a later run may repeat a step", st.error().message);
+    }
+  };
+  ChangeSet pending = owed;
+  pending |= change_set(plan, paths_that_would_change(plan, fs, batch));
+  if (auto st = record(pending); !st) return st.error().wrap("recording the unit actions this run owes");
+
+  auto outcomes = fs.write_atomic_all(batch, cancel);
+  if (!outcomes && outcomes.error().code == Errc::Interrupted) {
+    record_progress(owed);  // nothing was replaced, so nothing new is owed
+  }
   if (!outcomes) return outcomes.error().wrap("writing the node's files");
   size_t next = 0;
   for (const auto& w : plan.files) {
@@ -114,13 +207,30 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     if (*removed) changed.insert(r.path);
   }
 
-  const ChangeSet cs = change_set(plan, changed);
+  ChangeSet cs = owed;
+  cs |= change_set(plan, changed);
+  if (!owed.empty()) {
+    log::info("PENDING_ACTIONS", "finishing what an earlier run left owed ({}): {}", kPendingPath,
+              pending_summary(owed));
+  }
+  auto check_cancel = [&](std::string_view before) -> Status {
+    if (!is_cancelled(cancel)) return {};
+    return cancel->interrupted(fmt::format("before {} (the files are written; {} records what is left)",
+                                           before, kPendingPath));
+  };
   if (cs.unit_files) {
+    AGENT_TRY_STATUS(check_cancel("daemon-reload"));
     AGENT_TRY_STATUS(services.reload());
     report.actions.push_back({"", "reload", "done"});
+    pending.unit_files = false;
+    record_progress(pending);
   }
+  auto unit_done = [&](const std::string& unit) {
+    if (pending.units.erase(unit) > 0) record_progress(pending);
+  };
 
   for (const auto& u : plan.units) {
+    AGENT_TRY_STATUS(check_cancel(u.unit));
     if (u.enable) {
       auto en = services.enable(u.unit);
       if (!en) return en.error().wrap("enabling {}", u.unit);
@@ -128,11 +238,15 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     }
     AGENT_TRY(UnitState st, services.state(u.unit));
     const std::string verb = job_for(u, cs.units.count(u.unit) > 0, st);
-    if (verb.empty()) continue;
+    if (verb.empty()) {
+      unit_done(u.unit);
+      continue;
+    }
     auto result = services.run_job(u.unit, verb, options.deadline);
     if (!result && result.error().code == Errc::Unsupported) {
       report.offline = true;
       report.actions.push_back({u.unit, verb, "skipped: offline root"});
+      unit_done(u.unit);  // an offline root is started by its own boot, not by us
       continue;
     }
     if (!result && result.error().code == Errc::NotFound) {
@@ -143,9 +257,11 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     report.actions.push_back({u.unit, verb, *result});
     if (*result != "done") return unit_failure(services, u.unit, fmt::format("{} job {}", verb, *result));
     if (u.check_stays_up) {
-      AGENT_TRY_STATUS(check_stays_up(services, clock, u.unit, options.settle, options.deadline));
+      AGENT_TRY_STATUS(check_stays_up(services, clock, u.unit, options.settle, options.deadline, cancel));
     }
+    unit_done(u.unit);
   }
+  record_progress(ChangeSet{});  // everything owed is done (a unit no longer planned included)
   return report;
 }
 
@@ -179,7 +295,9 @@ std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManag
       out += fmt::format("remove  {}\n", r.path);
     }
   }
-  const ChangeSet cs = change_set(plan, changed);
+  ChangeSet cs = read_pending(fs);
+  if (!cs.empty()) out += fmt::format("owed    {} (left by an earlier run)\n", pending_summary(cs));
+  cs |= change_set(plan, changed);
   out += "units:\n";
   if (cs.unit_files) out += "  daemon-reload\n";
   for (const auto& u : plan.units) {

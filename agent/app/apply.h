@@ -2,6 +2,12 @@
 // do for --dry-run. Files first (each atomically; unchanged files untouched), then one
 // daemon-reload if a unit file changed, then units in plan order: enable, start what is not
 // running, restart what had an input change, and check that kubelet stays up.
+//
+// A run that replaces files but stops before the unit actions they call for (SIGTERM, a failed
+// job, a crash) must not leave them owed forever: the next run finds the files already up to date
+// and would see no change. So the owed actions are recorded in kPendingPath before the first file
+// is replaced, merged into every later run's changes, and the record is removed once all unit
+// actions are done. /run is a tmpfs; after a reboot every unit starts afresh anyway.
 #pragma once
 #include <chrono>
 #include <string>
@@ -9,11 +15,15 @@
 
 #include "agent/model/plan.h"
 #include "agent/model/result.h"
+#include "agent/ports/cancel.h"
 #include "agent/ports/clock.h"
 #include "agent/ports/root_fs.h"
 #include "agent/ports/service_manager.h"
 
 namespace agent::app {
+
+// One line per owed action: "daemon-reload" or the name of a unit to restart.
+inline constexpr const char* kPendingPath = "/run/eks-node-agent/pending-units";
 
 struct FileChange {
   std::string path;
@@ -38,17 +48,21 @@ struct ApplyReport {
 struct ApplyOptions {
   Deadline deadline;
   std::chrono::milliseconds settle{1500};
+  const CancelToken* cancel = nullptr;  // SIGTERM/SIGINT; null: cannot be interrupted
 };
 
 // Errors: Io/Denied from the file system (the file named; files written before it stay written,
 // each one complete), Service when a unit job fails or kubelet does not stay up (the message holds
 // the unit's last journal lines and a diagnosis), Timeout when the deadline passes, NotFound for a
-// unit systemd does not know.
+// unit systemd does not know, Interrupted when options.cancel is set: before any file is replaced
+// (nothing changed), or after the files, between unit actions or inside a job wait or the settle
+// window (the rest is recorded in kPendingPath for the next run). Never with a file half written.
 Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& services, Clock& clock,
                                const ApplyOptions& options, ApplyReport* partial = nullptr);
 
 // The --dry-run text: each file with a unified diff against what is there (secret files by size
-// only), each removal, and the unit actions a real run would take given the units' current state.
+// only), each removal, and the unit actions a real run would take given the units' current state
+// (including those an interrupted run left in kPendingPath).
 std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services);
 
 }  // namespace agent::app

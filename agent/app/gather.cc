@@ -6,10 +6,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/app/aws_lookups.h"
+#include "agent/app/log.h"
 #include "agent/compute/accelerator.h"
+#include "agent/compute/cluster_config.h"
+#include "agent/compute/instance_types.h"
 #include "agent/compute/containerd_config.h"
 #include "agent/compute/ecr.h"
 #include "agent/compute/plan_node.h"
+#include "agent/compute/user_config.h"
 
 namespace agent::app {
 namespace {
@@ -110,10 +115,12 @@ AcceleratorFacts gather_accelerators(const RootFsReader& fs) {
   return out;
 }
 
-Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
+Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   Facts f;
   InstanceFacts& in = f.instance;
-  const IpFamily family = c.ip_family.value_or(IpFamily::Ipv4);
+  // DescribeCluster may change the IP family and the service CIDR, which decide the MAC paths.
+  const bool describe = ports.aws != nullptr && compute::needs_describe_cluster(config);
+  const IpFamily family = config.ip_family.value_or(IpFamily::Ipv4);
 
   // Round trips 1+2: the token (inside Imds) and every path that does not need the MAC.
   const std::vector<std::string> first = {
@@ -146,14 +153,15 @@ Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
   if (got[6]) in.local_ipv4 = trim(*got[6]);
   if (got[7]) in.local_hostname = trim(*got[7]);
 
-  // Round trip 3: only the MAC-dependent paths this configuration needs.
+  // Round trip 3: only the MAC-dependent paths this configuration needs (before DescribeCluster
+  // answers, both families' paths: IMDS's budget is short, a wait for an ACTIVE cluster is not).
   const std::string mac_base = fmt::format("{}network/interfaces/macs/{}/", kMd, in.mac);
   std::vector<std::string> second;
-  const bool need_vpc_cidrs = family == IpFamily::Ipv4 && c.dns_cluster_ip.empty() &&
-                              (!c.service_ipv4_cidr || c.service_ipv4_cidr->empty() ||
-                               *c.service_ipv4_cidr == "None");
+  const bool need_vpc_cidrs = (family == IpFamily::Ipv4 || describe) && config.dns_cluster_ip.empty() &&
+                              (!config.service_ipv4_cidr || config.service_ipv4_cidr->empty() ||
+                               *config.service_ipv4_cidr == "None");
   if (need_vpc_cidrs) second.push_back(mac_base + "vpc-ipv4-cidr-blocks");
-  if (family == IpFamily::Ipv6) second.push_back(mac_base + "ipv6s");
+  if (family == IpFamily::Ipv6 || describe) second.push_back(mac_base + "ipv6s");
   if (!second.empty()) {
     auto more = ports.imds.get_many(second);
     for (size_t i = 0; i < second.size(); ++i) {
@@ -164,6 +172,28 @@ Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
       if (second[i].ends_with("vpc-ipv4-cidr-blocks")) in.vpc_ipv4_cidrs = lines(*more[i]);
       if (second[i].ends_with("ipv6s")) in.ipv6s = lines(*more[i]);
     }
+  }
+
+  // AWS API fallbacks that the rest of gather depends on.
+  std::optional<AwsContext> aws;
+  const AwsWhere where{.region = in.region, .domain = in.domain, .deadline = ports.deadline};
+  if (ports.aws != nullptr) {
+    aws.emplace(AwsContext{.api = *ports.aws, .clock = *ports.clock, .cancel = ports.cancel});
+    aws->jitter_seed = static_cast<std::uint64_t>(ports.clock->now().time_since_epoch().count());
+  }
+  if (describe) {
+    log::info("DESCRIBE_CLUSTER",
+              "--apiserver-endpoint or --b64-cluster-ca is not set: asking EKS DescribeCluster for "
+              "cluster {} in {}",
+              config.cluster_name, in.region);
+    AGENT_TRY(ClusterInfo cluster, describe_active_cluster(*aws, where, config.cluster_name));
+    AGENT_TRY_STATUS(compute::check_cluster(cluster));
+    f.cluster = std::move(cluster);
+  }
+  const NodeConfig effective = compute::with_cluster(config, f.cluster);
+  const NodeConfig& c = effective;
+  if (aws && c.hostname_source == HostnameSource::Ec2) {
+    AGENT_TRY(f.ec2_private_dns_name, ec2_private_dns_name(*aws, where, in.instance_id));
   }
 
   // Kubelet version: the build-time fact file first (no subprocess on the boot path).
@@ -202,6 +232,7 @@ Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
   }
   f.accelerators = gather_accelerators(ports.fs);
   f.kubelet_unit_present = ports.fs.exists(compute::kKubeletUnitPath);
+  f.kubelet_config_dropin_present = ports.fs.exists(compute::kKubeletConfigDropinPath);
   f.bpf_unit_present = ports.fs.exists(compute::kBpfMountUnitPath);
   if (c.mount_bpf_fs) f.bpf_mounted = bpf_is_mounted(ports.fs);
 
@@ -235,6 +266,21 @@ Result<Facts> gather(const NodeConfig& c, const GatherPorts& ports) {
           f.instance_store_disks.push_back("/dev/disk/by-id/" + name);
         }
       }
+    }
+  }
+
+  // An instance type no table knows: EC2 DescribeInstanceTypes, bootstrap.sh's calculator fallback.
+  // Not fatal: without an answer max pods is 110 with a warning (compute::plan_node).
+  if (aws && compute::max_pods_needs_lookup(in.instance_type, f.eni_max_pods_override)) {
+    log::info("MAXPODS_EC2_LOOKUP", "instance type {} is in no max-pods table: asking EC2 DescribeInstanceTypes",
+              in.instance_type);
+    auto t = describe_instance_type(*aws, where, in.instance_type);
+    if (t) {
+      f.instance_type_info = std::move(t).value();
+    } else if (t.error().code == Errc::Interrupted) {
+      return t.error();
+    } else {
+      f.instance_type_lookup_error = t.error().message;
     }
   }
   return f;

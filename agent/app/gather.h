@@ -8,6 +8,9 @@
 #include "agent/model/facts.h"
 #include "agent/model/node_config.h"
 #include "agent/model/result.h"
+#include "agent/ports/aws_api.h"
+#include "agent/ports/cancel.h"
+#include "agent/ports/clock.h"
 #include "agent/ports/command_runner.h"
 #include "agent/ports/imds.h"
 #include "agent/ports/root_fs.h"
@@ -23,12 +26,24 @@ struct GatherPorts {
   CommandRunner& commands;
   Resolver resolve;
   int host_vcpus = 0;  // fallback when the root has no /sys/devices/system/cpu/online
+  // AWS API fallbacks (null: none are made). With `aws`, `clock` is required; `deadline` bounds
+  // every call and wait.
+  AwsApi* aws = nullptr;
+  Clock* clock = nullptr;
+  const CancelToken* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline{};
 };
 
 // IMDS in three round trips at most: token, then every MAC-independent path at once, then the
-// MAC-dependent paths this config needs. Errors: IMDS errors wrapped with the path (Unavailable,
-// Timeout, Denied, NotFound for a required path), NotFound when no kubelet version can be found,
-// Invalid for an unreadable --containerd-config-file.
+// MAC-dependent paths this config needs. Then, with `ports.aws` and only when needed, the AWS API
+// fallbacks (README "AWS API fallbacks"): EKS DescribeCluster when the endpoint or the CA is
+// missing (waiting for an ACTIVE cluster; the answer completes the config for the rest of gather
+// as compute::with_cluster does for plan_node), EC2 DescribeInstances with --hostname-source ec2,
+// EC2 DescribeInstanceTypes for an instance type no table knows (its failure is not fatal: it is
+// recorded in Facts and max pods falls back to 110). Errors: IMDS errors wrapped with the path
+// (Unavailable, Timeout, Denied, NotFound for a required path), NotFound when no kubelet version
+// can be found, Invalid for an unreadable --containerd-config-file, AwsApi from DescribeCluster and
+// DescribeInstances, Interrupted.
 Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports);
 
 // NVIDIA GPUs on the PCI bus (/sys/bus/pci/devices/*/{vendor,class} under the root) and whether

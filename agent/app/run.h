@@ -10,11 +10,15 @@
 #include "agent/cli/options.h"
 #include "agent/model/facts.h"
 #include "agent/model/plan.h"
+#include "agent/ports/cancel.h"
 #include "agent/ports/clock.h"
 
 namespace agent::app {
 
 inline constexpr const char* kStatusPath = "/run/eks-node-agent/status.json";
+// Held (flock) from gather to the status file, so that two agents (the boot unit and a user data
+// script, or a person at a shell) never interleave; the second one waits, within its deadline.
+inline constexpr const char* kLockPath = "/run/eks-node-agent/lock";
 
 struct RunPorts {
   Imds& imds;
@@ -24,6 +28,11 @@ struct RunPorts {
   Clock& clock;
   Resolver resolve;
   int host_vcpus = 0;
+  // SIGTERM/SIGINT (null: cannot be interrupted). Looked at between phases, by apply between files
+  // and unit actions, and by the lock wait; the adapters that wait take the same token from main.
+  const CancelToken* cancel = nullptr;
+  // The AWS API fallbacks (null: none are made); bounded by the run's deadline.
+  AwsApi* aws = nullptr;
 };
 
 struct RunOutcome {
@@ -31,12 +40,18 @@ struct RunOutcome {
   Plan plan;
   ApplyReport report;
   std::string dry_run;  // the --dry-run text, when dry-running
+  std::string nothing_to_do;  // why the run stopped early with success (no NodeConfig), or empty
   nlohmann::ordered_json phases_ms = nlohmann::ordered_json::object();
   long elapsed_ms = 0;
 };
 
-// Runs the bootstrap. With options.dry_run nothing is written: the outcome's dry_run text says
-// what would be. Otherwise the status file is written whether the run succeeds or fails.
+// Runs the bootstrap. Unless dry-running, the run takes kLockPath after the config phase and
+// holds it to the end (waiting, with a log line, while another run holds it; Timeout if that
+// lasts past the deadline). A cancellation ends the run at the next safe point with Interrupted
+// ("interrupted by SIGTERM; no file was left half-written; re-run to finish ..."). With options.config_sources, a config phase first reads and applies the
+// NodeConfig documents (flags win); when there are none and the flags name no cluster, the run
+// stops with success and outcome.nothing_to_do says so. With options.dry_run nothing is written:
+// the outcome's dry_run text says what would be. Otherwise the status file is written whether the run succeeds or fails.
 // `outcome` is filled as far as the run got, for the caller's summary.
 Status run_bootstrap(const cli::Options& options, RunPorts& ports, RunOutcome& outcome);
 

@@ -19,7 +19,7 @@ struct FlagSpec {
 // Order here is the order of --help.
 constexpr FlagSpec kFlags[] = {
     {"--cluster", nullptr, "Cluster name (or give it as the single positional argument)."},
-    {"--apiserver-endpoint", "APISERVER_ENDPOINT", "The cluster's API server endpoint (https://...)."},
+    {"--apiserver-endpoint", "APISERVER_ENDPOINT", "The cluster's API server endpoint (https://...). Without it or the CA, EKS DescribeCluster is asked (IAM eks:DescribeCluster)."},
     {"--b64-cluster-ca", "B64_CLUSTER_CA", "The base64-encoded cluster CA certificate."},
     {"--use-max-pods", "USE_MAX_PODS", "Write maxPods into the kubelet config: true|false (default true)."},
     {"--kubelet-extra-args", "KUBELET_EXTRA_ARGS", "Extra kubelet flags, e.g. '--node-labels=a=b --register-with-taints=k=v:NoSchedule'."},
@@ -35,7 +35,8 @@ constexpr FlagSpec kFlags[] = {
     {"--cluster-id", "CLUSTER_ID", "The cluster id (required with --enable-local-outpost true)."},
     {"--mount-bpf-fs", "MOUNT_BPF_FS", "Mount a bpffs at /sys/fs/bpf: true|false (default true)."},
     {"--local-disks", "LOCAL_DISKS", "Instance-store NVMe setup: raid0|raid10|mount|none."},
-    {"--aws-api-retry-attempts", "API_RETRY_ATTEMPTS", "Retries for AWS API calls (default 3)."},
+    {"--aws-api-retry-attempts", "API_RETRY_ATTEMPTS", "Retries of an AWS API call after a 5xx answer or a connection error (default 3); throttling is retried until --timeout."},
+    {"--hostname-source", nullptr, "imds|ec2|instance-id: where --hostname-override comes from (default imds: IMDS local-hostname, no AWS call; ec2: EC2 DescribeInstances PrivateDnsName; instance-id: the instance id)."},
     {"--enable-docker-bridge", "ENABLE_DOCKER_BRIDGE", "Accepted for compatibility; ignored (docker only)."},
     {"--docker-config-json", "DOCKER_CONFIG_JSON", "Accepted for compatibility; ignored (docker only)."},
     // The agent's own options.
@@ -148,6 +149,16 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
     n.local_disks = v;
   } else if (flag == "--aws-api-retry-attempts") {
     AGENT_TRY(n.aws_api_retry_attempts, parse_int(flag, v, 0, 100));
+  } else if (flag == "--hostname-source") {
+    if (v == "imds") {
+      n.hostname_source = HostnameSource::Imds;
+    } else if (v == "ec2") {
+      n.hostname_source = HostnameSource::Ec2;
+    } else if (v == "instance-id") {
+      n.hostname_source = HostnameSource::InstanceId;
+    } else {
+      return make_error(Errc::Invalid, "--hostname-source must be imds, ec2 or instance-id, got '{}'", v);
+    }
   } else if (flag == "--enable-docker-bridge" || flag == "--docker-config-json") {
     o.warnings.push_back(fmt::format(
         "{} was set but is ignored: it only applies to the docker runtime, and this node uses containerd",
@@ -294,7 +305,10 @@ Status check_node_config(Options& o) {
     }
     n.ip_family = IpFamily::Ipv6;
   }
-  if (n.enable_local_outpost && (!n.cluster_id || n.cluster_id->empty())) {
+  // Without the endpoint or the CA, DescribeCluster runs and supplies the id (bootstrap.sh too).
+  const bool describes = !n.apiserver_endpoint || n.apiserver_endpoint->empty() || !n.b64_cluster_ca ||
+                         n.b64_cluster_ca->empty();
+  if (n.enable_local_outpost && (!n.cluster_id || n.cluster_id->empty()) && !describes) {
     return make_error(Errc::Invalid,
                       "--cluster-id is required when --enable-local-outpost is true (the local "
                       "cluster's id, from DescribeCluster .cluster.id)");
@@ -306,7 +320,8 @@ std::string bootstrap_help(const std::string& program) {
   std::string out = fmt::format(
       "usage: {0} [options] <cluster-name>\n"
       "       {0} max-pods [calculator options]   (see {0} max-pods --help)\n"
-      "       {0} status\n\n"
+      "       {0} status\n"
+      "       {0} config check|dump [--config-source URI]...   (see {0} config --help)\n\n"
       "Configures this instance as a node of an Amazon EKS cluster: writes kubelet's config,\n"
       "kubeconfig, CA and drop-ins atomically, then enables and starts kubelet over D-Bus.\n"
       "Accepts bootstrap.sh's flags; each can also come from its environment variable\n"

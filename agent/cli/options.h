@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct Options {
   std::chrono::milliseconds kubelet_settle{1500};  // how long kubelet must stay up after start
   std::vector<std::string> warnings;             // accepted-but-ignored flags
   std::vector<std::string> sources;              // "--flag" or "ENV_VAR" per set field, for status
+  std::set<std::string> given;                   // flags set on the command line or by their variable
+  std::vector<std::string> config_sources;       // --config-source URIs, in order (later wins)
 };
 
 using Getenv = std::function<const char*(const char*)>;
@@ -35,9 +38,16 @@ using Getenv = std::function<const char*(const char*)>;
 // Parses the bootstrap command line. `args` excludes argv[0]. Every bootstrap.sh flag takes
 // exactly one value (`--flag value` or `--flag=value`; the value may start with "--", as
 // --kubelet-extra-args does); when a flag is absent its bootstrap.sh environment variable is used
-// (empty counts as unset); the flag wins. Errors: Usage (unknown option, missing value, extra
-// positional, no cluster name) and Invalid (a value that cannot be right, naming the flag).
+// (empty counts as unset); the flag wins. --config-source may repeat. Errors: Usage (unknown
+// option, missing value, extra positional, no cluster name) and Invalid (a value that cannot be
+// right, naming the flag). With --config-source the cluster-wide checks (cluster name, IP family,
+// Outpost id) wait for check_node_config, after the NodeConfig documents are applied.
 Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const Getenv& getenv);
+
+// The checks that need the whole configuration: a cluster name (Usage, "no cluster name: ..."),
+// --service-ipv6-cidr implying ipv6, --cluster-id with an Outpost (Invalid). Sets ip_family to
+// ipv6 when an IPv6 service CIDR is given.
+Status check_node_config(Options& options);
 
 // The --help text (also the source of the man page and completion).
 std::string bootstrap_help(const std::string& program);

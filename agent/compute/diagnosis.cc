@@ -25,7 +25,18 @@ std::string diagnose_unit_failure(const std::string& unit, const UnitState& stat
   if (seen("unknown flag") || seen("unknown shorthand flag")) {
     return "kubelet rejected a command-line flag; check --kubelet-extra-args";
   }
-  if (seen("kubeconfig")) {
+  // Only an error about the kubeconfig: kubelet names it in harmless lines too (its command line,
+  // "FLAG: --kubeconfig=..." at --v=2).
+  auto kubeconfig_error = [&logs]() {
+    for (const auto& l : logs) {
+      if (l.rfind("FLAG:", 0) == 0 || l.find("kubeconfig") == std::string::npos) continue;
+      for (std::string_view word : {"invalid", "unable", "failed", "error", "no such file"}) {
+        if (l.find(word) != std::string::npos) return true;
+      }
+    }
+    return false;
+  };
+  if (kubeconfig_error()) {
     return "kubelet could not use its kubeconfig; check /var/lib/kubelet/kubeconfig and the CA";
   }
   if (seen("address already in use")) {

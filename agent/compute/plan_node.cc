@@ -7,6 +7,8 @@
 
 #include "agent/compute/accelerator.h"
 #include "agent/compute/base64.h"
+#include "agent/compute/cluster_config.h"
+#include "agent/compute/instance_types.h"
 #include "agent/compute/cluster_dns.h"
 #include "agent/compute/containerd_config.h"
 #include "agent/compute/credential_provider.h"
@@ -16,6 +18,8 @@
 #include "agent/compute/kubelet_config.h"
 #include "agent/compute/max_pods.h"
 #include "agent/compute/reserved.h"
+#include "agent/compute/user_config.h"
+#include "agent/userdata/merge.h"
 #include "agent/model/embedded.h"
 
 namespace agent::compute {
@@ -101,19 +105,62 @@ void gpu_diagnostics(const AcceleratorFacts& gpu, const ContainerdConfig& contai
   }
 }
 
+// NodeConfig's containerd settings over the generated (or --containerd-config-file) config: the
+// base runtime spec file and the runtime options that point at it, then the user's TOML. A
+// --containerd-config-file is used as given: it wins over spec.containerd.config, and must name
+// the base runtime spec itself.
+Status add_user_containerd_config(const NodeConfig& c, ContainerdSchema schema, ContainerdConfig& containerd,
+                                  Plan& p) {
+  const bool user_file = c.containerd_config_file && !c.containerd_config_file->empty();
+  if (c.base_runtime_spec) {
+    p.files.push_back({.path = kBaseRuntimeSpecPath, .bytes = base_runtime_spec_for(*c.base_runtime_spec),
+                       .mode = 0644, .restarts = {"containerd.service"}});
+    if (user_file) {
+      warn(p, "BASE_RUNTIME_SPEC_NOT_REFERENCED",
+           fmt::format("{} is written, but --containerd-config-file {} is used as given: set base_runtime_spec "
+                       "in its runtimes to use it",
+                       kBaseRuntimeSpecPath, *c.containerd_config_file));
+    } else {
+      const auto extra = containerd.default_runtime != "runc" ? std::optional(containerd.default_runtime) : std::nullopt;
+      AGENT_TRY(containerd.toml, userdata::merge_toml(containerd.toml, base_runtime_spec_toml(schema, extra),
+                                                      "the generated containerd config", "base runtime spec"));
+    }
+  }
+  if (c.containerd_config_toml && !user_file) {
+    AGENT_TRY(containerd.toml, containerd_with_user(containerd.toml, *c.containerd_config_toml, schema, p.diagnostics));
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
+Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
   Plan plan;
   const InstanceFacts& in = f.instance;
 
   // --- cluster identity --------------------------------------------------------------------
+  // What EKS DescribeCluster said fills in what the flags left unset (gather asked only then).
+  const NodeConfig effective = with_cluster(config, f.cluster);
+  const NodeConfig& c = effective;
   if (!c.apiserver_endpoint || c.apiserver_endpoint->empty() || !c.b64_cluster_ca ||
       c.b64_cluster_ca->empty()) {
     return make_error(Errc::Invalid,
-                      "--apiserver-endpoint and --b64-cluster-ca are both required (this build does "
-                      "not call EKS DescribeCluster); copy them from `aws eks describe-cluster --name {}`",
+                      "the API server endpoint and CA of cluster {} are unknown: pass --apiserver-endpoint "
+                      "and --b64-cluster-ca, or let the agent ask EKS DescribeCluster for them",
                       c.cluster_name);
+  }
+  if (c.enable_local_outpost && (!c.cluster_id || c.cluster_id->empty())) {
+    return make_error(Errc::Invalid,
+                      "--cluster-id is required for a local cluster on an Outpost (DescribeCluster returned "
+                      "no id for {})",
+                      c.cluster_name);
+  }
+  if (f.cluster) {
+    note(plan, "DESCRIBED_CLUSTER",
+         fmt::format("EKS DescribeCluster: cluster {} is {}, endpoint {}{}", c.cluster_name, f.cluster->status,
+                     *c.apiserver_endpoint,
+                     f.cluster->outpost_arn ? fmt::format(", on Outpost {} (id {})", *f.cluster->outpost_arn, *c.cluster_id)
+                                            : ""));
   }
   auto ca = base64_decode(*c.b64_cluster_ca);
   if (!ca) return ca.error().wrap("--b64-cluster-ca");
@@ -123,7 +170,12 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
   }
   const IpFamily family = c.ip_family.value_or(IpFamily::Ipv4);
 
-  AGENT_TRY(ExtraArgsInfo extra, inspect_extra_args(c.kubelet_extra_args));
+  // NodeConfig kubelet.flags reach kubelet before --kubelet-extra-args, so both are inspected in
+  // that order (kubelet takes the last of a repeated flag).
+  const std::string user_flags = fmt::format("{}", fmt::join(c.kubelet_flags, " "));
+  AGENT_TRY(ExtraArgsInfo extra, inspect_extra_args(user_flags + " " + c.kubelet_extra_args));
+  AGENT_TRY(std::optional<int> config_max_pods, user_max_pods(c.kubelet_config));
+  if (c.kubelet_config.contains("reservedSystemCPUs")) extra.reserved_cpus = true;
 
   // --- max pods and reservations -----------------------------------------------------------
   std::string override_error;
@@ -132,10 +184,24 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
     warn(plan, "MAXPODS_TABLE_INVALID",
          fmt::format("{} is malformed and was ignored: {}", kEniMaxPodsPath, override_error));
   }
+  if (mp.source == "default" && f.instance_type_info) {
+    // bootstrap.sh's calculator fallback, on what EC2 DescribeInstanceTypes said.
+    if (auto pods = max_pods_from_ec2(*f.instance_type_info)) {
+      const NetworkingFacts net = networking_facts_from(*f.instance_type_info);
+      mp = {.value = *pods, .source = "EC2 DescribeInstanceTypes", .fallback = false};
+      note(plan, "MAXPODS_FROM_EC2",
+           fmt::format("instance type '{}' is in no max-pods table; EC2 says {} ENIs x ({} IPv4 - 1) + 2 = {} "
+                       "pods; add it to {} to skip the call",
+                       in.instance_type, net.max_enis, net.ipv4_per_eni, *pods, kEniMaxPodsPath));
+    }
+  }
   if (mp.fallback) {
+    const std::string why = f.instance_type_lookup_error.empty()
+                                ? ""
+                                : fmt::format(" (EC2 DescribeInstanceTypes failed too: {})", f.instance_type_lookup_error);
     warn(plan, "MAXPODS_FALLBACK",
-         fmt::format("instance type '{}' is in no max-pods table; using {} ({}); add it to {} to pin it",
-                     in.instance_type, mp.value, mp.source, kEniMaxPodsPath));
+         fmt::format("instance type '{}' is in no max-pods table; using {} ({}){}; add it to {} to pin it",
+                     in.instance_type, mp.value, mp.source, why, kEniMaxPodsPath));
   }
   int max_pods = mp.value;
   std::string max_pods_source = mp.source;
@@ -146,6 +212,11 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
     max_pods_source = "--max-pods in --kubelet-extra-args";
     note(plan, "MAXPODS_FROM_EXTRA_ARGS",
          fmt::format("--kubelet-extra-args sets --max-pods={}; kubeReserved memory follows it", max_pods));
+  } else if (config_max_pods) {
+    max_pods = *config_max_pods;
+    max_pods_source = "spec.kubelet.config.maxPods";
+    note(plan, "MAXPODS_FROM_NODECONFIG",
+         fmt::format("the NodeConfig sets kubelet maxPods {}; kubeReserved memory follows it", max_pods));
   }
   const int cpu_m = cpu_reserved_millicores(f.vcpus);
   const int mem_mi = memory_reserved_mebibytes(max_pods);
@@ -191,7 +262,15 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
                        in.ipv6s.size(), node_ip));
     }
   }
-  if (!extra.hostname_override && in.local_hostname.empty()) {
+  const bool by_instance_id = c.instance_id_node_name || c.hostname_source == HostnameSource::InstanceId;
+  if (!extra.hostname_override && c.hostname_source == HostnameSource::Ec2 &&
+      (!f.ec2_private_dns_name || f.ec2_private_dns_name->empty())) {
+    return make_error(Errc::Invalid,
+                      "--hostname-source ec2 but EC2 DescribeInstances gave no PrivateDnsName for {}",
+                      in.instance_id);
+  }
+  if (!extra.hostname_override && !by_instance_id && c.hostname_source == HostnameSource::Imds &&
+      in.local_hostname.empty()) {
     return make_error(Errc::Invalid,
                       "IMDS has no meta-data/local-hostname for this instance; pass "
                       "--hostname-override=NAME in --kubelet-extra-args");
@@ -208,8 +287,16 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
   // --- kubelet arguments -----------------------------------------------------------------------
   std::string kubelet_args = fmt::format("--node-ip={} --pod-infra-container-image={} --v=2",
                                          node_ip, pause_image);
-  if (!extra.hostname_override) kubelet_args += " --hostname-override=" + in.local_hostname;
+  // featureGates.InstanceIdNodeName: the node is named after its instance id, as in nodeadm.
+  const std::string hostname = by_instance_id                              ? in.instance_id
+                               : c.hostname_source == HostnameSource::Ec2 ? f.ec2_private_dns_name.value_or("")
+                                                                          : in.local_hostname;
+  if (!extra.hostname_override) kubelet_args += " --hostname-override=" + hostname;
   kubelet_args += " --cloud-provider=external";
+  // The user's kubelet config: a drop-in kubelet merges itself (1.28+), else merged below.
+  const bool config_dropin = !c.kubelet_config.empty() && kubelet_has_config_dir(f.kubelet_version);
+  if (config_dropin) kubelet_args += fmt::format(" --config-dir={}", kKubeletConfigDir);
+  if (!user_flags.empty()) kubelet_args += " " + user_flags;
   std::string extra_args = c.kubelet_extra_args;
   if (c.enable_local_outpost) {
     extra_args = "--bootstrap-kubeconfig " + std::string(kBootstrapKubeconfigPath) +
@@ -252,7 +339,19 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
       .reserved_cgroups = !extra.reserved_cpus,
   });
   if (!kubelet_config) return kubelet_config.error();
+  if (!c.kubelet_config.empty() && !config_dropin) {
+    AGENT_TRY(*kubelet_config, kubelet_config_with_user(*kubelet_config, c.kubelet_config));
+  }
   add({.path = kKubeletConfigPath, .bytes = *kubelet_config, .mode = 0644, .restarts = {kKubelet}});
+  if (config_dropin) {
+    add({.path = kKubeletConfigDropinPath, .bytes = kubelet_config_dropin(c.kubelet_config), .mode = 0644,
+         .restarts = {kKubelet}});
+  } else if (f.kubelet_config_dropin_present) {
+    plan.removals.push_back({.path = kKubeletConfigDropinPath, .restarts = {kKubelet}});
+  }
+  const char* user_kubelet_config = c.kubelet_config.empty() ? nullptr
+                                    : config_dropin           ? kKubeletConfigDropinPath
+                                                              : kKubeletConfigPath;
 
   bool cred_unparsable = false;
   add({.path = kCredentialProviderPath,
@@ -270,15 +369,17 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
   // helper did with nvidia-ctk, and nodeadm's template does).
   const AcceleratorFacts& gpu = f.accelerators;
   const bool want_nvidia = gpu.nvidia_gpus > 0 && gpu.nvidia_runtime_installed;
+  const ContainerdSchema schema = containerd_schema(f.containerd_version, plan);
   auto containerd = containerd_config_for(ContainerdConfigInput{
       .sandbox_image = pause_image,
       .user_config = f.containerd_config_user,
       .user_source = c.containerd_config_file.value_or(""),
-      .schema = containerd_schema(f.containerd_version, plan),
+      .schema = schema,
       .nvidia_runtime_binary =
           want_nvidia ? std::optional<std::string>(kNvidiaRuntimePath) : std::nullopt,
   });
   if (!containerd) return containerd.error();
+  AGENT_TRY_STATUS(add_user_containerd_config(c, schema, *containerd, plan));
   add({.path = kContainerdConfigPath,
        .bytes = containerd->toml,
        .mode = 0644,
@@ -294,8 +395,13 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
        .restarts = {kKubelet},
        .only_if_absent = true});
   AGENT_TRY(std::string args_dropin, environment_dropin("KUBELET_ARGS", kubelet_args));
+  if (config_dropin && kubelet_config_dir_is_alpha(f.kubelet_version)) {
+    args_dropin += "Environment='KUBELET_CONFIG_DROPIN_DIR_ALPHA=on'\n";
+  }
   add({.path = kKubeletArgsDropin, .bytes = args_dropin, .mode = 0644, .unit_file = true,
        .restarts = {kKubelet}});
+  AGENT_TRY(std::vector<FileWrite> environment, environment_files(c.environment));
+  for (auto& w : environment) add(std::move(w));
   if (extra_args.empty()) {
     plan.removals.push_back({.path = kKubeletExtraArgsDropin, .unit_file = true, .restarts = {kKubelet}});
   } else {
@@ -345,7 +451,7 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
       {"kubeletVersion", f.kubelet_version.str()},
       {"ipFamily", family == IpFamily::Ipv4 ? "ipv4" : "ipv6"},
       {"nodeIP", node_ip},
-      {"hostname", extra.hostname_override ? "(from --kubelet-extra-args)" : in.local_hostname},
+      {"hostname", extra.hostname_override ? "(from --kubelet-extra-args)" : hostname},
       {"providerID", provider_id},
       {"clusterDNS", dns->servers},
       {"clusterDNSReason", dns->reason},
@@ -359,6 +465,7 @@ Result<Plan> plan_node(const NodeConfig& c, const Facts& f) {
       {"nvidiaGPUs", gpu.nvidia_gpus},
       {"containerdDefaultRuntime", containerd->default_runtime},
   };
+  if (user_kubelet_config != nullptr) plan.values["userKubeletConfig"] = user_kubelet_config;
   return plan;
 }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/model/aws_types.h"
 #include "agent/model/version.h"
 
 namespace agent {
@@ -44,6 +45,7 @@ struct Facts {
   std::optional<std::string> containerd_config_user; // contents of --containerd-config-file
   std::optional<std::string> credential_provider_config;  // /etc/eks/image-credential-provider/config.json
   bool kubelet_unit_present = false;   // /etc/systemd/system/kubelet.service exists
+  bool kubelet_config_dropin_present = false;  // the agent's kubelet config drop-in exists
   bool bpf_mounted = false;            // a bpf filesystem is mounted at /sys/fs/bpf
   bool bpf_unit_present = false;       // /etc/systemd/system/sys-fs-bpf.mount exists
   bool fips_ecr_endpoint = false;      // FIPS mode on and the ecr-fips host resolves
@@ -52,6 +54,12 @@ struct Facts {
   std::vector<std::string> instance_store_disks;     // NVMe instance storage (with --local-disks)
   AcceleratorFacts accelerators;
   std::optional<std::string> containerd_version;     // /etc/eks/containerd-version.txt, trimmed
+
+  // AWS API answers, each asked for only when needed (README "AWS API fallbacks").
+  std::optional<ClusterInfo> cluster;               // EKS DescribeCluster: endpoint or CA missing
+  std::optional<InstanceTypeInfo> instance_type_info;  // EC2 DescribeInstanceTypes: type in no table
+  std::string instance_type_lookup_error;           // why that lookup gave nothing ("" if not tried)
+  std::optional<std::string> ec2_private_dns_name;  // EC2 DescribeInstances: --hostname-source ec2
 
   bool operator==(const Facts&) const = default;
 };

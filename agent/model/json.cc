@@ -26,6 +26,18 @@ void to_json(nlohmann::json& j, const NodeConfig& c) {
   if (c.cluster_id) j["clusterID"] = *c.cluster_id;
   if (c.containerd_config_file) j["containerdConfigFile"] = *c.containerd_config_file;
   if (c.local_disks) j["localDisks"] = *c.local_disks;
+  // What NodeConfig documents add, only when set (so flag-only configs serialize as before).
+  if (!c.kubelet_config.empty()) j["kubeletConfig"] = c.kubelet_config;
+  if (!c.kubelet_flags.empty()) j["kubeletFlags"] = c.kubelet_flags;
+  if (c.containerd_config_toml) j["containerdConfig"] = *c.containerd_config_toml;
+  if (c.base_runtime_spec) j["baseRuntimeSpec"] = *c.base_runtime_spec;
+  if (c.local_disks_mount_path) j["localDisksMountPath"] = *c.local_disks_mount_path;
+  if (!c.local_disks_disabled_mounts.empty()) j["localDisksDisabledMounts"] = c.local_disks_disabled_mounts;
+  if (!c.environment.empty()) j["environment"] = c.environment;
+  if (c.instance_id_node_name) j["instanceIdNodeName"] = true;
+  if (c.hostname_source != HostnameSource::Imds) {
+    j["hostnameSource"] = c.hostname_source == HostnameSource::Ec2 ? "ec2" : "instance-id";
+  }
 }
 
 void to_json(nlohmann::json& j, const Facts& f) {
@@ -52,6 +64,25 @@ void to_json(nlohmann::json& j, const Facts& f) {
         {"nvidiaRuntimeInstalled", f.accelerators.nvidia_runtime_installed}}},
   };
   if (f.containerd_version) j["containerdVersion"] = *f.containerd_version;
+  if (f.cluster) {
+    // Not the CA: the status file never carries it.
+    const ClusterInfo& k = *f.cluster;
+    nlohmann::json cj = {{"name", k.name}, {"status", k.status}, {"endpoint", k.endpoint}};
+    if (!k.id.empty()) cj["id"] = k.id;
+    if (k.service_ipv4_cidr) cj["serviceIPv4CIDR"] = *k.service_ipv4_cidr;
+    if (k.service_ipv6_cidr) cj["serviceIPv6CIDR"] = *k.service_ipv6_cidr;
+    if (k.ip_family) cj["ipFamily"] = *k.ip_family;
+    if (k.outpost_arn) cj["outpostArn"] = *k.outpost_arn;
+    j["describeCluster"] = cj;
+  }
+  if (f.instance_type_info) {
+    const InstanceTypeInfo& t = *f.instance_type_info;
+    j["describeInstanceTypes"] = {{"instanceType", t.instance_type},   {"vcpus", t.default_vcpus},
+                                  {"hypervisor", t.hypervisor},        {"defaultCardEnis", t.default_card_max_enis},
+                                  {"ipv4PerEni", t.ipv4_per_eni},      {"bareMetal", t.bare_metal}};
+  }
+  if (!f.instance_type_lookup_error.empty()) j["describeInstanceTypesError"] = f.instance_type_lookup_error;
+  if (f.ec2_private_dns_name) j["ec2PrivateDnsName"] = *f.ec2_private_dns_name;
 }
 
 void to_json(nlohmann::json& j, const Plan& p) {

@@ -1,7 +1,8 @@
-// NodeConfig: what the user asked for, from bootstrap.sh-style flags/environment (and, later,
-// NodeConfig user data). Every field that the user may leave unset is a std::optional; defaults
+// NodeConfig: what the user asked for, from bootstrap.sh-style flags/environment and NodeConfig
+// documents (user data, drop-ins). Every field that the user may leave unset is a std::optional; defaults
 // are applied by compute, never here, so that "unset" and "set to the default" stay distinct.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,10 @@
 namespace agent {
 
 enum class IpFamily { Ipv4, Ipv6 };
+
+// Where --hostname-override comes from: IMDS local-hostname (no AWS call), EC2 DescribeInstances'
+// PrivateDnsName (bootstrap.sh's private-dns-name helper), or the instance id.
+enum class HostnameSource { Imds, Ec2, InstanceId };
 
 struct NodeConfig {
   std::string cluster_name;
@@ -31,6 +36,19 @@ struct NodeConfig {
   bool mount_bpf_fs = true;
   std::optional<std::string> local_disks;    // raid0 | raid10 | mount | none
   int aws_api_retry_attempts = 3;
+  HostnameSource hostname_source = HostnameSource::Imds;  // --hostname-source
+
+  // --- what NodeConfig documents add (README "NodeConfig user data"); empty without them ---
+  nlohmann::json kubelet_config = nlohmann::json::object();  // KubeletConfiguration fields; win
+                                                            // over the computed ones
+  std::vector<std::string> kubelet_flags;            // kubelet flags after the agent's own
+  std::optional<std::string> containerd_config_toml;  // TOML merged over the generated config
+  std::optional<nlohmann::json> base_runtime_spec;    // merged over the default OCI runtime spec
+  std::optional<std::string> local_disks_mount_path;  // localStorage.mountPath
+  std::vector<std::string> local_disks_disabled_mounts;  // Containerd | PodLogs | SOCI
+  // systemd environment: "default" -> every unit (DefaultEnvironment=); else a service name.
+  std::map<std::string, std::map<std::string, std::string>> environment;
+  bool instance_id_node_name = false;  // featureGates.InstanceIdNodeName: node name = instance id
 
   bool operator==(const NodeConfig&) const = default;
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -414,7 +415,8 @@ Result<WriteOutcome> PosixRootFs::write_atomic(const std::string& path, std::str
   return s.outcome;
 }
 
-Result<std::vector<WriteOutcome>> PosixRootFs::write_atomic_all(const std::vector<FileContent>& files) {
+Result<std::vector<WriteOutcome>> PosixRootFs::write_atomic_all(const std::vector<FileContent>& files,
+                                                                const CancelToken* cancel) {
   std::vector<Staged> staged;
   staged.reserve(files.size());
   // Every early return below drops the temp files not yet renamed.
@@ -443,11 +445,20 @@ Result<std::vector<WriteOutcome>> PosixRootFs::write_atomic_all(const std::vecto
       return s.error();
     }
     staged.push_back(std::move(s).value());
+    if (is_cancelled(cancel)) {  // nothing renamed yet: the node is as it was
+      drop_temps();
+      return cancel->interrupted("before the node's files were replaced (none was changed)");
+    }
   }
   if (auto st = sync_all(); !st) {  // the new contents are durable before any rename
     drop_temps();
     return st.error();
   }
+  if (is_cancelled(cancel)) {  // the flush can take a while on a busy disk; look once more
+    drop_temps();
+    return cancel->interrupted("before the node's files were replaced (none was changed)");
+  }
+  // From here on the batch completes: renames take microseconds and cannot be half done.
   std::vector<WriteOutcome> out;
   for (auto& s : staged) {
     if (auto st = commit(s); !st) {
@@ -509,6 +520,36 @@ Result<WriteOutcome> PosixRootFs::symlink(const std::string& target, const std::
   }
   if (::fsync(dir.get()) < 0) return fs_error(errno, "syncing the directory of", link, root_dir_);
   return outcome;
+}
+
+namespace {
+
+// Holds an flock(2) on an open file; closing the descriptor releases it.
+class FlockLock final : public RootFs::Lock {
+ public:
+  explicit FlockLock(UniqueFd fd) : fd_(std::move(fd)) {}
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RootFs::Lock>> PosixRootFs::try_lock(const std::string& path, std::string_view note) {
+  AGENT_TRY(auto components, split_node_path(path));
+  if (components.empty()) return make_error(Errc::Invalid, "cannot lock the root directory");
+  UniqueFd dir(open_parent(components, /*create=*/true));
+  if (dir.get() < 0) return fs_error(-dir.get(), "creating the parent directories of", path, root_dir_);
+  UniqueFd fd(::openat(dir.get(), components.back().c_str(),
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return fs_error(errno, "opening the lock file", path, root_dir_);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK) return std::unique_ptr<RootFs::Lock>();
+    return fs_error(errno, "locking", path, root_dir_);
+  }
+  // Informational only (whom a waiter waits for), so a failed write does not fail the lock.
+  if (::ftruncate(fd.get(), 0) == 0) (void)write_all(fd.get(), note);
+  return std::unique_ptr<RootFs::Lock>(new FlockLock(std::move(fd)));
 }
 
 }  // namespace agent::platform

@@ -53,9 +53,11 @@ class PosixRootFs final : public RootFs {
   Result<std::vector<std::string>> list(const std::string& path) const override;
   Result<WriteOutcome> write_atomic(const std::string& path, std::string_view bytes,
                                     unsigned mode) override;
-  Result<std::vector<WriteOutcome>> write_atomic_all(const std::vector<FileContent>& files) override;
+  Result<std::vector<WriteOutcome>> write_atomic_all(const std::vector<FileContent>& files,
+                                                     const CancelToken* cancel) override;
   Result<bool> remove(const std::string& path) override;
   Result<WriteOutcome> symlink(const std::string& target, const std::string& link) override;
+  Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) override;
 
  private:
   PosixRootFs(int root_fd, std::string root_dir, Resolver resolver)

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace agent::platform {
 namespace {
@@ -129,20 +130,60 @@ Result<std::string> get_string_property(sd_bus* bus, const std::string& path, co
   return std::string(value.get());
 }
 
+// Opens the local system journal filtered to entries matching any of `matches` ("FIELD=value").
+JournalPtr open_journal(const std::vector<std::string>& matches) {
+  sd_journal* raw = nullptr;
+  if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0) return nullptr;
+  JournalPtr journal(raw);
+  for (size_t i = 0; i < matches.size(); ++i) {
+    if (i > 0 && sd_journal_add_disjunction(raw) < 0) return nullptr;
+    if (sd_journal_add_match(raw, matches[i].data(), matches[i].size()) < 0) return nullptr;
+  }
+  return journal;
+}
+
+std::optional<std::string> message_of(sd_journal* j) {
+  const void* data = nullptr;
+  size_t len = 0;
+  if (sd_journal_get_data(j, "MESSAGE", &data, &len) < 0) return std::nullopt;
+  constexpr std::string_view kPrefix = "MESSAGE=";
+  std::string_view field(static_cast<const char*>(data), len);
+  if (field.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  return std::string(field.substr(kPrefix.size()));
+}
+
+// The value of `field` in the current entry ("" when absent).
+std::string field_of(sd_journal* j, std::string_view field) {
+  const void* data = nullptr;
+  size_t len = 0;
+  if (sd_journal_get_data(j, std::string(field).c_str(), &data, &len) < 0) return "";
+  std::string_view all(static_cast<const char*>(data), len);
+  return all.size() > field.size() ? std::string(all.substr(field.size() + 1)) : "";
+}
+
+// The cursor of the newest entry the journal shows ("" when none).
+std::string newest_cursor(sd_journal* j) {
+  if (sd_journal_seek_tail(j) < 0 || sd_journal_previous(j) <= 0) return "";
+  char* raw = nullptr;
+  if (sd_journal_get_cursor(j, &raw) < 0) return "";
+  CString cursor(raw);
+  return cursor.get();
+}
+
 }  // namespace
 
 void SdBusServiceManager::BusCloser::operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
 
 SdBusServiceManager::~SdBusServiceManager() = default;
 
-Result<std::unique_ptr<SdBusServiceManager>> SdBusServiceManager::connect() {
+Result<std::unique_ptr<SdBusServiceManager>> SdBusServiceManager::connect(const CancelToken* cancel) {
   sd_bus* raw = nullptr;
   int r = sd_bus_open_system(&raw);
   if (r < 0) {
     return make_error(r == -EACCES || r == -EPERM ? Errc::Denied : Errc::Unavailable,
                       "connecting to the system bus: {}", std::strerror(-r));
   }
-  std::unique_ptr<SdBusServiceManager> self(new SdBusServiceManager(raw));
+  std::unique_ptr<SdBusServiceManager> self(new SdBusServiceManager(raw, cancel));
   // The connection is made lazily; this first call is where a missing socket shows up.
   BusError err;
   r = sd_bus_call_method(raw, kDestination, kManagerPath, kManager, "Subscribe", err.get(), nullptr, "");
@@ -213,10 +254,16 @@ Result<std::string> SdBusServiceManager::run_job(const std::string& unit, const 
     r = sd_bus_process(bus_.get(), nullptr);
     if (r < 0) return bus_error(r, BusError{}, "waiting for the job of", unit);
     if (r > 0) continue;  // more may be queued; drain before sleeping
+    if (is_cancelled(cancel_)) {
+      return cancel_->interrupted(
+          fmt::format("while waiting for the {} job of {} (systemd finishes it on its own)", verb, unit));
+    }
     left = usec_until(deadline);
     if (left == 0)
       return make_error(Errc::Timeout, "{} {}: job {} did not finish before the deadline", what, unit, wait.job);
-    r = sd_bus_wait(bus_.get(), left);
+    // Wake at least every kCancelPoll to look at the cancel token.
+    const uint64_t poll = std::chrono::duration_cast<std::chrono::microseconds>(kCancelPoll).count();
+    r = sd_bus_wait(bus_.get(), cancel_ != nullptr ? std::min(left, poll) : left);
     if (r < 0 && r != -EINTR) return bus_error(r, BusError{}, "waiting for the job of", unit);
   }
   return wait.result;
@@ -249,24 +296,61 @@ Result<UnitState> SdBusServiceManager::state(const std::string& unit) {
   return st;
 }
 
+std::string SdBusServiceManager::invocation_id(const std::string& unit) {
+  BusError err;
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_call_method(bus_.get(), kDestination, kManagerPath, kManager, "LoadUnit", err.get(), &raw, "s",
+                             unit.c_str());
+  MessagePtr reply(raw);
+  const char* path = nullptr;
+  if (r < 0 || sd_bus_message_read(reply.get(), "o", &path) < 0) return "";
+  BusError perr;
+  raw = nullptr;
+  r = sd_bus_get_property(bus_.get(), kDestination, path, kUnit, "InvocationID", perr.get(), &raw, "ay");
+  MessagePtr prop(raw);
+  const void* bytes = nullptr;
+  size_t n = 0;
+  if (r < 0 || sd_bus_message_read_array(prop.get(), 'y', &bytes, &n) < 0 || n != 16) return "";
+  std::string hex;
+  for (size_t i = 0; i < n; ++i) hex += fmt::format("{:02x}", static_cast<const unsigned char*>(bytes)[i]);
+  return hex == std::string(32, '0') ? "" : hex;
+}
+
+void SdBusServiceManager::wait_for_quiet_journal(sd_journal* journal) {
+  const auto start = std::chrono::steady_clock::now();
+  auto changed_at = start;
+  std::string last = newest_cursor(journal);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - changed_at >= kJournalQuiet || now - start >= kJournalCatchUp || is_cancelled(cancel_)) return;
+    const auto step = std::min<std::chrono::steady_clock::duration>(
+        {changed_at + kJournalQuiet - now, start + kJournalCatchUp - now, kCancelPoll});
+    if (sd_journal_wait(journal, std::chrono::duration_cast<std::chrono::microseconds>(step).count()) < 0) return;
+    if (std::string c = newest_cursor(journal); c != last) {
+      last = std::move(c);
+      changed_at = std::chrono::steady_clock::now();
+    }
+  }
+}
+
 std::vector<std::string> SdBusServiceManager::recent_logs(const std::string& unit, int lines) {
   if (lines <= 0) return {};
-  sd_journal* raw = nullptr;
-  if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0) return {};
-  JournalPtr journal(raw);
-  const std::string own = "_SYSTEMD_UNIT=" + unit;    // the unit's stdout/stderr and syslog
-  const std::string about = "UNIT=" + unit;           // systemd's messages about the unit
-  if (sd_journal_add_match(raw, own.data(), own.size()) < 0 || sd_journal_add_disjunction(raw) < 0 ||
-      sd_journal_add_match(raw, about.data(), about.size()) < 0 || sd_journal_seek_tail(raw) < 0)
-    return {};
+  JournalPtr journal = open_journal({"_SYSTEMD_UNIT=" + unit, "UNIT=" + unit});
+  if (!journal) return {};
+  wait_for_quiet_journal(journal.get());
+  // Back from the newest line to systemd's last message about an earlier invocation: the lines of
+  // the last start only. Earlier runs would crowd out, and mislead a diagnosis about, the one that
+  // failed. The unit's own output is not matched by invocation: journald cannot tag the output of
+  // a process that exited before its stream was read, which is exactly a kubelet failing at once.
+  const std::string id = invocation_id(unit);  // "" if it never ran (or systemd < 232)
+  if (sd_journal_seek_tail(journal.get()) < 0) return {};
   std::vector<std::string> out;
-  while (out.size() < static_cast<size_t>(lines) && sd_journal_previous(raw) > 0) {
-    const void* data = nullptr;
-    size_t len = 0;
-    if (sd_journal_get_data(raw, "MESSAGE", &data, &len) < 0) continue;
-    constexpr std::string_view kPrefix = "MESSAGE=";
-    std::string_view field(static_cast<const char*>(data), len);
-    if (field.substr(0, kPrefix.size()) == kPrefix) out.emplace_back(field.substr(kPrefix.size()));
+  while (out.size() < static_cast<size_t>(lines) && sd_journal_previous(journal.get()) > 0) {
+    if (!id.empty()) {
+      const std::string inv = field_of(journal.get(), "INVOCATION_ID");
+      if (!inv.empty() && inv != id) break;
+    }
+    if (auto m = message_of(journal.get())) out.push_back(std::move(*m));
   }
   std::reverse(out.begin(), out.end());
   return out;

@@ -13,13 +13,16 @@
 //
 // Not thread-safe: one caller at a time (the agent is a oneshot with one thread doing apply).
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "agent/ports/cancel.h"
 #include "agent/ports/service_manager.h"
 
 struct sd_bus;
+struct sd_journal;
 
 namespace agent::platform {
 
@@ -27,7 +30,8 @@ class SdBusServiceManager final : public ServiceManager {
  public:
   // Opens the system bus and subscribes to Manager signals. Errors: Unavailable if the bus
   // cannot be reached (no dbus-daemon, no socket), Denied, Service if Subscribe is refused.
-  static Result<std::unique_ptr<SdBusServiceManager>> connect();
+  // `cancel` (may be null; must outlive this object) interrupts run_job's wait.
+  static Result<std::unique_ptr<SdBusServiceManager>> connect(const CancelToken* cancel = nullptr);
   ~SdBusServiceManager() override;
   SdBusServiceManager(const SdBusServiceManager&) = delete;
   SdBusServiceManager& operator=(const SdBusServiceManager&) = delete;
@@ -42,24 +46,37 @@ class SdBusServiceManager final : public ServiceManager {
   // returned job path. The match is installed before the call, so a job finishing before the
   // reply is read is not missed. On Timeout the job is left running (not cancelled). Note that
   // for Type=simple services "done" means "forked"; check state() to see if it stayed up.
-  // Errors: Invalid for a verb other than start/restart, NotFound, Timeout, Unavailable, Service.
+  // The wait looks at the cancel token every kCancelPoll; when it is set, run_job returns
+  // Interrupted and, as on Timeout, the job is left to systemd.
+  // Errors: Invalid for a verb other than start/restart, NotFound, Timeout, Unavailable, Service,
+  // Interrupted.
   Result<std::string> run_job(const std::string& unit, const std::string& verb,
                               Deadline deadline) override;
   // Manager.LoadUnit, then Unit.{LoadState,ActiveState,SubState,ActiveEnterTimestamp} and, for
   // loaded .service units, Service.Result. An unknown unit loads as "not-found" (not an error).
   Result<UnitState> state(const std::string& unit) override;
   // The last `lines` MESSAGE fields of the local system journal for _SYSTEMD_UNIT=unit (the
-  // unit's own output) or UNIT=unit (systemd's messages about it), oldest first. Messages reach
-  // the journal asynchronously, so a line printed just before a job failed may need a moment to
-  // appear. Empty on any failure.
+  // unit's own output) or UNIT=unit (systemd's messages about it), oldest first, back to systemd's
+  // last message about an earlier invocation (so only the last start's lines). Lines reach the
+  // journal asynchronously (a service's output through journald's stream reader, systemd's own
+  // messages as datagrams), possibly after the job result, so this first waits until no new line
+  // has arrived for kJournalQuiet (at most kJournalCatchUp, or until cancelled). Empty on failure.
   std::vector<std::string> recent_logs(const std::string& unit, int lines) override;
+
+  static constexpr std::chrono::milliseconds kJournalQuiet{150};
+  static constexpr std::chrono::milliseconds kJournalCatchUp{1000};
 
  private:
   struct BusCloser {
     void operator()(sd_bus* bus) const;  // sd_bus_flush_close_unref
   };
-  explicit SdBusServiceManager(sd_bus* bus) : bus_(bus) {}
+  SdBusServiceManager(sd_bus* bus, const CancelToken* cancel) : bus_(bus), cancel_(cancel) {}
+  // The unit's last InvocationID, 32 hex digits ("" if it never ran or cannot be read).
+  std::string invocation_id(const std::string& unit);
+  // Returns once `journal` has shown no new entry for kJournalQuiet (or kJournalCatchUp passed).
+  void wait_for_quiet_journal(sd_journal* journal);
   std::unique_ptr<sd_bus, BusCloser> bus_;
+  const CancelToken* cancel_;
 };
 
 }  // namespace agent::platform

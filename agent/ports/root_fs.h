@@ -1,10 +1,13 @@
 // RootFs: the node's filesystem, every path node-absolute ("/etc/eks/x") and resolved under one
 // root directory (/ on a node, a scratch dir in tests, the image root in build mode).
 #pragma once
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/model/result.h"
+#include "agent/ports/cancel.h"
 
 namespace agent {
 
@@ -50,7 +53,13 @@ class RootFs : public RootFsReader {
   // every temp file, flushes them with one syncfs, renames them all, and flushes again, instead of
   // two fsyncs per file. Returns one outcome per file, in order. On failure no temp file remains;
   // files renamed before the failure are complete. The default writes them one by one.
-  virtual Result<std::vector<WriteOutcome>> write_atomic_all(const std::vector<FileContent>& files) {
+  // Cancellation (`cancel` may be null): a token cancelled before the first rename makes the call
+  // return Errc::Interrupted with no file changed and no temp file left (PosixRootFs looks after
+  // staging each file and after the flush); once renaming has begun the batch completes, since
+  // renames take microseconds. The default looks once, before the first write.
+  virtual Result<std::vector<WriteOutcome>> write_atomic_all(const std::vector<FileContent>& files,
+                                                             const CancelToken* cancel) {
+    if (is_cancelled(cancel)) return cancel->interrupted("before writing the node's files");
     std::vector<WriteOutcome> out;
     for (const auto& f : files) {
       AGENT_TRY(WriteOutcome o, write_atomic(f.path, f.bytes, f.mode));
@@ -63,6 +72,18 @@ class RootFs : public RootFsReader {
   // Makes `link` a symlink to `target` (created, replaced atomically, or Unchanged). Missing
   // parent directories are created 0755, as for write_atomic.
   virtual Result<WriteOutcome> symlink(const std::string& target, const std::string& link) = 0;
+
+  // An exclusive lock, held until the object is destroyed.
+  class Lock {
+   public:
+    virtual ~Lock() = default;
+  };
+  // Tries once, without waiting, to take an exclusive advisory lock (flock) on the file at `path`,
+  // creating it 0644 (missing parents 0755) if needed; the file is never removed. Returns the held
+  // lock, or nullptr when someone else holds it (another process, or another open of the same
+  // file). Once held, the file's content is replaced by `note` (e.g. "pid 1234"), which a waiter
+  // can read to say whom it waits for. Errors: Denied, Io, naming the path.
+  virtual Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) = 0;
 };
 
 }  // namespace agent

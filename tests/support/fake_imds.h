@@ -6,7 +6,7 @@
 //
 // Every request is logged: calls() holds the paths in order, batches() one entry per get() or
 // get_many() call (a get() is a batch of one), so tests can check which paths were asked for and
-// in how many round trips. stats() counts, like CurlImds, one token fetch on the first request (a
+// in how many round trips. stats() counts, like AsioImds, one token fetch on the first request (a
 // request and a round trip of its own), one request per path and one round trip per batch.
 #pragma once
 #include <map>

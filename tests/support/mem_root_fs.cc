@@ -231,4 +231,35 @@ Result<WriteOutcome> MemRootFs::symlink(const std::string& target, const std::st
   return outcome;
 }
 
+namespace {
+
+// Releases its path in the owning MemRootFs's lock table when destroyed.
+class MemLock final : public RootFs::Lock {
+ public:
+  MemLock(std::set<std::string>& held, std::string path) : held_(held), path_(std::move(path)) {}
+  ~MemLock() override { held_.erase(path_); }
+
+ private:
+  std::set<std::string>& held_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RootFs::Lock>> MemRootFs::try_lock(const std::string& path, std::string_view note) {
+  AGENT_TRY(auto norm, normalize(path));
+  if (auto f = failures_.find(norm); f != failures_.end()) {
+    ops_.push_back(fmt::format("lock {} failed", norm));
+    return make_error(f->second, "locking {}: injected failure", path);
+  }
+  if (held_locks_.count(norm) > 0) {
+    ops_.push_back(fmt::format("lock {} busy", norm));
+    return std::unique_ptr<RootFs::Lock>();
+  }
+  held_locks_.insert(norm);
+  nodes_[norm] = Node{Node::Kind::File, std::string(note), 0644};
+  ops_.push_back(fmt::format("lock {} held", norm));
+  return std::unique_ptr<RootFs::Lock>(new MemLock(held_locks_, norm));
+}
+
 }  // namespace agent::testing

@@ -11,10 +11,16 @@
 //   "write /etc/x 0644 created"          (created | updated | unchanged | failed)
 //   "remove /etc/x removed"              (removed | absent | failed)
 //   "symlink /etc/l -> /etc/x created"   (created | updated | unchanged | failed)
+//   "lock /run/x/lock held"              (held | busy | failed)
+// try_lock behaves like flock between separate opens: a second try_lock of a path whose lock
+// object is alive answers busy (nullptr), whoever asks; destroying the lock frees it. A test
+// simulates another process by holding a lock itself. Locks must not outlive the MemRootFs.
 // Seeding with put()/put_symlink()/mkdir() is not logged.
 #pragma once
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +63,7 @@ class MemRootFs final : public RootFs {
                                     unsigned mode) override;
   Result<bool> remove(const std::string& path) override;
   Result<WriteOutcome> symlink(const std::string& target, const std::string& link) override;
+  Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) override;
 
  private:
   bool is_dir(const std::string& norm) const;
@@ -68,6 +75,7 @@ class MemRootFs final : public RootFs {
   std::map<std::string, Node> nodes_;
   std::map<std::string, Errc> failures_;
   std::vector<std::string> ops_;
+  std::set<std::string> held_locks_;
 };
 
 }  // namespace agent::testing

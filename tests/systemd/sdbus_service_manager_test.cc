@@ -202,3 +202,50 @@ TEST_CASE("connect reports an unreachable bus as Unavailable") {
   REQUIRE_FALSE(r.has_value());
   CHECK_MESSAGE(r.error().code == Errc::Unavailable, r.error().message);
 }
+
+TEST_CASE("a cancelled token ends a job wait within one poll and leaves the job to systemd" *
+          doctest::skip(!kInContainer)) {
+  Node node;
+  agent::CancelToken token;
+  auto s = SdBusServiceManager::connect(&token);
+  REQUIRE_MESSAGE(s.has_value(), s.error().message);
+  const std::string unit = "agent-test-cancelled-wait.service";
+  node.put_unit(unit, "[Service]\nExecStartPre=/bin/sleep 30\nExecStart=/bin/sleep infinity\n");
+
+  std::thread signal([&token] {
+    std::this_thread::sleep_for(300ms);
+    token.cancel(SIGTERM);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = (*s)->run_job(unit, "start", t0 + 30s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  signal.join();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == Errc::Interrupted);
+  CHECK_MESSAGE(r.error().message.find("interrupted by SIGTERM") != std::string::npos, r.error().message);
+  CHECK(took >= 300ms);
+  CHECK(took < 300ms + 2 * agent::kCancelPoll);
+  CHECK(node.state(unit).active_state == "activating");  // systemd carries on with the job
+}
+
+TEST_CASE("recent_logs shows the lines of the last start only, waiting for its output to reach the journal" *
+          doctest::skip(!kInContainer)) {
+  Node node;
+  const std::string unit = "agent-test-invocations.service";
+  const std::string marker = "/run/agent-test-invocations.count";
+  // Each run prints its ordinal and exits at once, so its output races systemd's exit message.
+  node.put_unit(unit, "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'n=$(($(cat " + marker +
+                          " 2>/dev/null || echo 0) + 1)); echo $n >" + marker +
+                          "; echo invocation-$n; exit 3'\n");
+  for (int i = 1; i <= 3; ++i) {
+    auto r = node.sm->run_job(unit, "start", in(30s));
+    REQUIRE_MESSAGE(r.has_value(), r.error().message);
+    CHECK(*r == "failed");
+    const auto logs = node.sm->recent_logs(unit, 50);  // no retry loop: it waits by itself
+    CHECK_MESSAGE(any_contains(logs, "invocation-" + std::to_string(i)), joined(logs));
+    CHECK_MESSAGE(any_contains(logs, "exit-code"), joined(logs));
+    for (int earlier = 1; earlier < i; ++earlier) {
+      CHECK_MESSAGE(!any_contains(logs, "invocation-" + std::to_string(earlier)), joined(logs));
+    }
+  }
+}

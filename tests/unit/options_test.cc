@@ -128,6 +128,10 @@ std::vector<FlagCase> flag_cases() {
          return std::string(o.service_mode == ServiceMode::Offline ? "offline" : "other");
        }},
       {"--timeout", "", "30", "30", [](const Options& o) { return std::to_string(o.timeout.count()); }},
+      {"--hostname-source", "", "instance-id", "instance-id",
+       [](const Options& o) {
+         return std::string(o.node.hostname_source == agent::HostnameSource::InstanceId ? "instance-id" : "other");
+       }},
       {"--kubelet-settle-ms", "", "0", "0",
        [](const Options& o) { return std::to_string(o.kubelet_settle.count()); }},
   };
@@ -329,7 +333,10 @@ TEST_CASE("values that cannot be right are invalid and name their flag") {
       {{"--aws-api-retry-attempts", ""}, "--aws-api-retry-attempts"},
       {{"--timeout", "0"}, "--timeout"},
       {{"--kubelet-settle-ms", "soon"}, "--kubelet-settle-ms"},
-      {{"--enable-local-outpost", "true"}, "--cluster-id"},
+      // With the endpoint and CA given no DescribeCluster runs, so nothing else supplies the id.
+      {{"--enable-local-outpost", "true", "--apiserver-endpoint", "https://x", "--b64-cluster-ca", "dGVzdA=="},
+       "--cluster-id"},
+      {{"--hostname-source", "dns"}, "--hostname-source"},
   };
   for (const auto& row : rows) {
     Args args = row.args;
