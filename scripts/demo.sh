@@ -25,8 +25,9 @@ ARGS=(--root "$ROOT" --imds-endpoint "$IMDS" --cluster demo-cluster
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 section "IMDS emulator at $IMDS (an m5.large in us-west-2); scratch root $ROOT"
 section "1. dry run: the plan, as diffs against the empty root"
-"$AGENT" "${ARGS[@]}" --dry-run | head -60
-echo "   ... (truncated)"
+"$AGENT" "${ARGS[@]}" --dry-run >"$DEMO/plan.txt"
+head -60 "$DEMO/plan.txt"
+echo "   ... ($(wc -l <"$DEMO/plan.txt") lines in all: $DEMO/plan.txt)"
 section "2. bootstrap"
 "$AGENT" "${ARGS[@]}"
 section "3. files written"
