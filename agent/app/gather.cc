@@ -252,9 +252,7 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   }
 
   if (c.enable_local_outpost && c.apiserver_endpoint) {
-    std::string host = *c.apiserver_endpoint;
-    if (auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);
-    host = host.substr(0, host.find_first_of(":/"));
+    const std::string host = compute::endpoint_host(*c.apiserver_endpoint);
     if (ports.resolve) f.outpost_host_addresses = ports.resolve(host);
     f.etc_hosts = read_optional(ports.fs, "/etc/hosts");
   }

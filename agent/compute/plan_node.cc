@@ -36,15 +36,6 @@ void note(Plan& p, std::string id, std::string msg) {
   p.diagnostics.push_back({Diagnostic::Level::Info, std::move(id), std::move(msg)});
 }
 
-// Host part of an endpoint URL: https://HOST[:port]/path -> HOST.
-std::string endpoint_host(const std::string& endpoint) {
-  std::string rest = endpoint;
-  if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
-  rest = rest.substr(0, rest.find('/'));
-  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
-  return rest.substr(0, rest.find(':'));
-}
-
 // /etc/hosts with the agent's marked block replaced by `entries` (idempotent, unlike
 // bootstrap.sh's append-on-every-run).
 std::string hosts_with_block(const std::string& current, const std::vector<std::string>& addresses,
@@ -133,6 +124,14 @@ Status add_user_containerd_config(const NodeConfig& c, ContainerdSchema schema, 
 }
 
 }  // namespace
+
+std::string endpoint_host(const std::string& endpoint) {
+  std::string rest = endpoint;
+  if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.find(':'));
+}
 
 Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
   Plan plan;

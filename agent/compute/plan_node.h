@@ -23,6 +23,10 @@ inline constexpr const char* kEtcHostsPath = "/etc/hosts";
 inline constexpr const char* kKubeletVersionPath = "/etc/eks/kubelet-version.txt";
 inline constexpr const char* kEniMaxPodsPath = "/etc/eks/eni-max-pods.txt";
 
+// Host part of an endpoint URL: https://HOST[:port]/path -> HOST; [v6]:port -> v6. Used by gather
+// (to resolve it) and by plan_node (the /etc/hosts entries), so both agree on the name.
+std::string endpoint_host(const std::string& endpoint);
+
 // Errors: Invalid (missing endpoint/CA, bad base64 CA, DNS rule violations, no node IP, a bad
 // --max-pods in the extra args), Parse (malformed kubelet-config.json or containerd TOML),
 // Unsupported (--local-disks setup on a node that has instance-store disks).

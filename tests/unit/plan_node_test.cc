@@ -631,3 +631,11 @@ TEST_CASE("an unusable credential provider config is replaced with a warning") {
   CHECK(has_diag(p, "CREDENTIAL_CONFIG_REPLACED", Diagnostic::Level::Warning));
   CHECK(file(p, c::kCredentialProviderPath).bytes == c::credential_provider_config_for({1, 27, 0}, std::nullopt));
 }
+
+TEST_CASE("endpoint_host takes the host from an endpoint URL, IPv6 literals included") {
+  CHECK(agent::compute::endpoint_host("https://ABC.gr7.us-west-2.eks.amazonaws.com") ==
+        "ABC.gr7.us-west-2.eks.amazonaws.com");
+  CHECK(agent::compute::endpoint_host("https://api.local:6443/path") == "api.local");
+  CHECK(agent::compute::endpoint_host("https://[fd00::1]:443") == "fd00::1");
+  CHECK(agent::compute::endpoint_host("10.0.0.5") == "10.0.0.5");
+}
