@@ -79,12 +79,23 @@ std::string partition_domain(const std::string& region, const std::string& imds_
   return "amazonaws.com";
 }
 
-const char* signing_name(Service service) { return service == Service::Eks ? "eks" : "ec2"; }
+const char* signing_name(Service service) {
+  switch (service) {
+    case Service::Eks: return "eks";
+    case Service::Ec2: return "ec2";
+    case Service::Ecr: return "ecr";
+  }
+  return "ec2";
+}
 
 Result<std::string> service_endpoint(Service service, const std::string& region,
                                      const std::string& domain, const AwsEnv& env) {
-  const char* specific_name = service == Service::Eks ? "AWS_ENDPOINT_URL_EKS" : "AWS_ENDPOINT_URL_EC2";
-  const auto& specific = service == Service::Eks ? env.endpoint_url_eks : env.endpoint_url_ec2;
+  const char* specific_name = service == Service::Eks   ? "AWS_ENDPOINT_URL_EKS"
+                              : service == Service::Ecr ? "AWS_ENDPOINT_URL_ECR"
+                                                        : "AWS_ENDPOINT_URL_EC2";
+  const auto& specific = service == Service::Eks   ? env.endpoint_url_eks
+                         : service == Service::Ecr ? env.endpoint_url_ecr
+                                                   : env.endpoint_url_ec2;
   if (!env.ignore_configured_endpoint_urls && (specific || env.endpoint_url)) {
     const char* name = specific ? specific_name : "AWS_ENDPOINT_URL";
     std::string url = specific ? *specific : *env.endpoint_url;
@@ -103,8 +114,9 @@ Result<std::string> service_endpoint(Service service, const std::string& region,
       return make_error(Errc::Invalid, "'{}' is not an AWS region name", region);
     }
   }
-  return fmt::format("https://{}.{}.{}", signing_name(service), region,
-                     domain.empty() ? "amazonaws.com" : domain);
+  // ECR's API lives under "api.ecr." (plain "ecr." is not its API host).
+  return fmt::format("https://{}{}.{}.{}", service == Service::Ecr ? "api." : "", signing_name(service),
+                     region, domain.empty() ? "amazonaws.com" : domain);
 }
 
 std::string url_host(std::string_view url) {

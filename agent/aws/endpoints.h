@@ -9,7 +9,7 @@
 
 namespace agent::aws {
 
-enum class Service { Eks, Ec2 };
+enum class Service { Eks, Ec2, Ecr };
 
 // The environment variables that steer AWS calls, as read by main (empty values count as unset).
 struct AwsEnv {
@@ -17,6 +17,7 @@ struct AwsEnv {
   std::optional<std::string> endpoint_url;       // AWS_ENDPOINT_URL (every service)
   std::optional<std::string> endpoint_url_eks;   // AWS_ENDPOINT_URL_EKS
   std::optional<std::string> endpoint_url_ec2;   // AWS_ENDPOINT_URL_EC2
+  std::optional<std::string> endpoint_url_ecr;   // AWS_ENDPOINT_URL_ECR
   bool ignore_configured_endpoint_urls = false;  // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true
   std::optional<std::string> https_proxy;        // HTTPS_PROXY, else https_proxy
   std::optional<std::string> http_proxy;         // HTTP_PROXY, else http_proxy
@@ -45,6 +46,7 @@ AwsEnv aws_env_from(Getenv&& getenv) {
   e.endpoint_url = get("AWS_ENDPOINT_URL");
   e.endpoint_url_eks = get("AWS_ENDPOINT_URL_EKS");
   e.endpoint_url_ec2 = get("AWS_ENDPOINT_URL_EC2");
+  e.endpoint_url_ecr = get("AWS_ENDPOINT_URL_ECR");
   auto ignore = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
   e.ignore_configured_endpoint_urls = ignore && (*ignore == "true" || *ignore == "TRUE");
   e.https_proxy = either("HTTPS_PROXY", "https_proxy");
@@ -66,14 +68,15 @@ std::string effective_region(const AwsEnv& env, const std::string& imds_region);
 std::string partition_domain(const std::string& region, const std::string& imds_region,
                              const std::string& imds_domain);
 
-// "https://eks.us-west-2.amazonaws.com" etc., or the override: AWS_ENDPOINT_URL_EKS /
-// AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS). An
-// override must be an http:// or https:// URL (trailing slashes are dropped). Errors: Invalid
-// naming the variable, or an empty region.
+// "https://eks.us-west-2.amazonaws.com", "https://ec2.us-west-2.amazonaws.com",
+// "https://api.ecr.us-west-2.amazonaws.com", or the override: AWS_ENDPOINT_URL_EKS /
+// AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL_ECR, else AWS_ENDPOINT_URL (unless
+// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS). An override must be an http:// or https:// URL (trailing
+// slashes are dropped). Errors: Invalid naming the variable, or an empty region.
 Result<std::string> service_endpoint(Service service, const std::string& region,
                                      const std::string& domain, const AwsEnv& env);
 
-// The SigV4 signing name of a service ("eks", "ec2").
+// The SigV4 signing name of a service ("eks", "ec2", "ecr").
 const char* signing_name(Service service);
 
 // The proxy for a request to `url`: HTTPS_PROXY for https URLs, HTTP_PROXY for http URLs, unless

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/aws/xml.h"
+#include "agent/compute/base64.h"
 
 namespace agent::aws {
 namespace {
@@ -45,6 +46,22 @@ HttpRequest ec2_request(const std::string& endpoint, const char* operation, std:
       .iam_action = fmt::format("ec2:{}", operation),
       .subject = std::move(subject),
   };
+}
+
+bool valid_addon_name(std::string_view n) {
+  return !n.empty() && n.size() <= 100 && std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// "1.30": digits, one dot, digits.
+bool valid_minor(std::string_view v) {
+  auto dot = v.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == v.size() || v.size() > 16) return false;
+  auto digits = [](std::string_view d) {
+    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return digits(v.substr(0, dot)) && digits(v.substr(dot + 1));
 }
 
 int int_of(const std::string& s) {
@@ -143,6 +160,50 @@ Result<HttpRequest> describe_instances_request(const std::string& endpoint, cons
                      fmt::format("instance {}", instance_id));
 }
 
+Result<HttpRequest> describe_addon_versions_request(const std::string& endpoint, const std::string& addon,
+                                                    const std::string& kubernetes_minor,
+                                                    const std::string& next_token) {
+  if (!valid_addon_name(addon)) {
+    return make_error(Errc::Invalid, "'{}' is not an EKS add-on name", addon);
+  }
+  if (!valid_minor(kubernetes_minor)) {
+    return make_error(Errc::Invalid, "'{}' is not a Kubernetes minor version (like 1.30)", kubernetes_minor);
+  }
+  // Already in canonical order: addonName < kubernetesVersion < maxResults < nextToken.
+  std::string query = fmt::format("addonName={}&kubernetesVersion={}&maxResults=100", form_encode(addon),
+                                  form_encode(kubernetes_minor));
+  if (!next_token.empty()) query += "&nextToken=" + form_encode(next_token);
+  return HttpRequest{
+      .method = "GET",
+      .url = fmt::format("{}/addons/supported-versions?{}", endpoint, query),
+      .headers = {"Accept: application/json"},
+      .body = "",
+      .service = Service::Eks,
+      .operation = "DescribeAddonVersions",
+      .iam_action = "eks:DescribeAddonVersions",
+      .subject = fmt::format("add-on '{}' for Kubernetes {}", addon, kubernetes_minor),
+  };
+}
+
+HttpRequest ecr_authorization_request(const std::string& endpoint) {
+  return HttpRequest{
+      .method = "POST",
+      .url = endpoint + "/",
+      .headers = {"Content-Type: application/x-amz-json-1.1",
+                  "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+                  "Accept: application/json"},
+      .body = "{}",
+      .service = Service::Ecr,
+      .operation = "GetAuthorizationToken",
+      .iam_action = "ecr:GetAuthorizationToken",
+      .subject = "the ECR registry login",
+  };
+}
+
+HttpRequest describe_regions_request(const std::string& endpoint) {
+  return ec2_request(endpoint, "DescribeRegions", "&AllRegions=true", "the partition's regions");
+}
+
 Result<ClusterInfo> parse_describe_cluster(std::string_view json) {
   auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("cluster") || !doc["cluster"].is_object()) {
@@ -235,6 +296,86 @@ Result<InstanceDescription> parse_describe_instances(std::string_view xml, const
   return make_error(Errc::Parse, "DescribeInstances answer does not describe {}", instance_id);
 }
 
+Result<AddonVersionsPage> parse_describe_addon_versions(std::string_view json) {
+  auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("addons") || !doc["addons"].is_array()) {
+    return make_error(Errc::Parse, "DescribeAddonVersions answer has no \"addons\" list");
+  }
+  AddonVersionsPage page;
+  page.next_token = json_string(doc, "nextToken").value_or("");
+  for (const auto& addon : doc["addons"]) {
+    if (!addon.is_object()) return make_error(Errc::Parse, "an \"addons\" entry is not an object");
+    const std::string name = json_string(addon, "addonName").value_or("");
+    auto versions = addon.find("addonVersions");
+    if (versions == addon.end() || versions->is_null()) continue;
+    if (!versions->is_array()) return make_error(Errc::Parse, "addonVersions of '{}' is not a list", name);
+    for (const auto& v : *versions) {
+      AddonVersionInfo info{.addon_name = name, .addon_version = json_string(v, "addonVersion").value_or("")};
+      if (info.addon_version.empty()) {
+        return make_error(Errc::Parse, "an addonVersions entry of '{}' has no addonVersion", name);
+      }
+      if (auto compat = v.find("compatibilities"); compat != v.end() && compat->is_array()) {
+        for (const auto& c : *compat) {
+          if (!c.is_object()) continue;
+          auto def = c.find("defaultVersion");
+          info.compatibilities.push_back(AddonCompatibility{
+              .cluster_version = json_string(c, "clusterVersion").value_or(""),
+              .default_version = def != c.end() && def->is_boolean() && def->get<bool>(),
+          });
+        }
+      }
+      page.versions.push_back(std::move(info));
+    }
+  }
+  return page;
+}
+
+Result<EcrAuthorization> parse_ecr_authorization(std::string_view json) {
+  auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("authorizationData") || !doc["authorizationData"].is_array() ||
+      doc["authorizationData"].empty() || !doc["authorizationData"][0].is_object()) {
+    return make_error(Errc::Parse, "GetAuthorizationToken answer has no authorizationData");
+  }
+  const auto& data = doc["authorizationData"][0];
+  auto token = json_string(data, "authorizationToken");
+  if (!token || token->empty()) {
+    return make_error(Errc::Parse, "GetAuthorizationToken answer has no authorizationToken");
+  }
+  // Never quote the token or what it decodes to: both are the password.
+  auto decoded = compute::base64_decode(*token);
+  if (!decoded) return make_error(Errc::Parse, "the authorizationToken is not base64");
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == decoded->size()) {
+    return make_error(Errc::Parse, "the authorizationToken does not decode to user:password");
+  }
+  EcrAuthorization out;
+  out.username = decoded->substr(0, colon);
+  out.password = Secret(decoded->substr(colon + 1));
+  out.proxy_endpoint = json_string(data, "proxyEndpoint").value_or("");
+  // JSON 1.1 timestamps are epoch seconds, possibly with a fraction.
+  if (auto at = data.find("expiresAt"); at != data.end() && at->is_number()) {
+    out.expires_at = std::chrono::sys_seconds(std::chrono::seconds(static_cast<long long>(at->get<double>())));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> parse_describe_regions(std::string_view xml) {
+  AGENT_TRY(XmlElement root, parse_xml(xml));
+  if (root.name != "DescribeRegionsResponse") {
+    return make_error(Errc::Parse, "expected DescribeRegionsResponse, got <{}>", root.name);
+  }
+  std::vector<std::string> regions;
+  const XmlElement* info = root.child("regionInfo");
+  if (info == nullptr) return regions;
+  for (const auto& item : info->children) {
+    if (item.name != "item") continue;
+    std::string name = item.child_text("regionName");
+    if (name.empty()) return make_error(Errc::Parse, "a regionInfo item has no regionName");
+    regions.push_back(std::move(name));
+  }
+  return regions;
+}
+
 ApiError parse_api_error(Service service, int http_status, std::string_view error_type_header,
                          std::string_view body) {
   ApiError e{.http_status = http_status};
@@ -295,7 +436,7 @@ Error final_error(const HttpRequest& r, const ApiError& e, const std::string& re
       e.code.empty() ? fmt::format("HTTP {}: {}", e.http_status, e.message)
                      : fmt::format("HTTP {} {}: {}", e.http_status, e.code, e.message);
   if (resource_not_found(e)) {
-    std::string hint = r.service == Service::Eks
+    std::string hint = r.operation == "DescribeCluster"
                            ? "; check the cluster name and the region (AWS_REGION overrides the instance's)"
                            : "";
     return make_error(Errc::AwsApi, "{}{} does not exist in {} ({}: {}){}", kAwsNotFoundPrefix,
@@ -303,7 +444,7 @@ Error final_error(const HttpRequest& r, const ApiError& e, const std::string& re
   }
   if (one_of(e.code, {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}) ||
       (e.code.empty() && e.http_status == 403)) {
-    std::string hint = r.service == Service::Eks
+    std::string hint = r.operation == "DescribeCluster"
                            ? " (or pass --apiserver-endpoint and --b64-cluster-ca, and no call is made)"
                            : "";
     return make_error(Errc::AwsApi, "{} was denied for the credentials from {}: allow {} in their IAM "

@@ -1,10 +1,12 @@
 // Values the AWS API calls return (agent/ports/aws_api.h), as the agent uses them.
 #pragma once
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/model/result.h"
+#include "agent/model/secret.h"
 
 namespace agent {
 
@@ -58,6 +60,37 @@ struct InstanceDescription {
   std::string private_dns_name;  // empty while EC2 has not published it yet
   std::string state;             // pending, running, ...
   bool operator==(const InstanceDescription&) const = default;
+};
+
+// EKS DescribeAddonVersions: one version of an add-on and the Kubernetes minors it supports.
+struct AddonCompatibility {
+  std::string cluster_version;   // "1.30"
+  bool default_version = false;  // the version EKS installs by default on that minor
+  bool operator==(const AddonCompatibility&) const = default;
+};
+
+struct AddonVersionInfo {
+  std::string addon_name;     // "kube-proxy", "vpc-cni"
+  std::string addon_version;  // "v1.30.0-eksbuild.3"
+  std::vector<AddonCompatibility> compatibilities;
+  bool operator==(const AddonVersionInfo&) const = default;
+};
+
+// One page of DescribeAddonVersions (the adapter follows nextToken; callers see whole lists).
+struct AddonVersionsPage {
+  std::vector<AddonVersionInfo> versions;
+  std::string next_token;  // empty on the last page
+  bool operator==(const AddonVersionsPage&) const = default;
+};
+
+// ECR GetAuthorizationToken: the registry login (authorizationData[0], its token decoded). The
+// password is a Secret: it prints as "<redacted>" and is reachable only through reveal().
+struct EcrAuthorization {
+  std::string username;        // "AWS"
+  Secret password;
+  std::string proxy_endpoint;  // "https://111122223333.dkr.ecr.us-west-2.amazonaws.com"
+  std::chrono::sys_seconds expires_at{};  // the epoch when the answer had no expiresAt
+  bool operator==(const EcrAuthorization&) const = default;
 };
 
 }  // namespace agent

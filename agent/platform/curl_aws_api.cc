@@ -1,7 +1,6 @@
 #include "agent/platform/curl_aws_api.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -12,53 +11,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 constexpr size_t kMaxAnswerBytes = 16u << 20;
-
-struct Transfer {
-  std::string body;
-  std::string error_type;
-  bool too_big = false;
-  const CancelToken* cancel = nullptr;
-};
-
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t bytes = size * n;
-  if (t->body.size() + bytes > kMaxAnswerBytes) {
-    t->too_big = true;
-    return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
-  }
-  t->body.append(data, bytes);
-  return bytes;
-}
-
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::string_view line(data, size * n);
-  constexpr std::string_view kName = "x-amzn-errortype:";
-  if (line.size() > kName.size()) {
-    std::string head(line.substr(0, kName.size()));
-    std::transform(head.begin(), head.end(), head.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (head == kName) {
-      std::string_view v = line.substr(kName.size());
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-      t->error_type = std::string(v);
-    }
-  }
-  return size * n;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  return is_cancelled(t->cancel) ? 1 : 0;
-}
-
-bool is_success(int status) { return status >= 200 && status < 300; }
-
-std::string seconds_text(steady_clock::duration d) {
-  return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
-}
 
 }  // namespace
 
@@ -79,100 +31,32 @@ AwsApiStats CurlAwsApi::stats() const {
   return s;
 }
 
-Status CurlAwsApi::ensure_curl() {
-  if (lib_) return {};
-  AGENT_TRY(lib_, CurlLibrary::load(options_.curl_soname));
-  easy_ = CurlEasy(lib_->easy_init(), CurlEasyDeleter{lib_.get()});
-  if (!easy_) return make_error(Errc::Unavailable, "curl_easy_init failed");
-  return {};
-}
-
-Result<CurlAwsApi::Answer> CurlAwsApi::perform(const aws::HttpRequest& r, const aws::Credentials& creds,
-                                               const std::string& region,
-                                               steady_clock::time_point deadline) {
-  const CurlLibrary& c = *lib_;
-  CURL* h = easy_.get();
-  c.easy_reset(h);
-
-  CurlSlist headers(nullptr, CurlSlistDeleter{&c});
-  auto add_header = [&](const std::string& line) -> bool {
-    curl_slist* next = c.slist_append(headers.get(), line.c_str());
-    if (next == nullptr) return false;
-    (void)headers.release();
-    headers.reset(next);
-    return true;
-  };
-  for (const auto& line : r.headers) {
-    if (!add_header(line)) return make_error(Errc::Internal, "out of memory building headers");
-  }
-  if (!creds.session_token.empty() && !add_header("X-Amz-Security-Token: " + creds.session_token)) {
-    return make_error(Errc::Internal, "out of memory building headers");
-  }
-  // No "Expect:" suppression header: libcurl 7.88 would sign that empty header although it is never
-  // sent. Its automatic "Expect: 100-continue" only applies to bodies over 1 MiB, which these are not.
-
+Result<CurlAnswer> CurlAwsApi::perform(const aws::HttpRequest& r, const aws::Credentials& creds,
+                                       const std::string& region, steady_clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_.now());
-  const long timeout_ms = std::max<long>(1, std::min(options_.request_timeout, left).count());
-  const long connect_ms = std::max<long>(1, std::min<long>(options_.connect_timeout.count(), timeout_ms));
-  const std::string sigv4 = fmt::format("aws:amz:{}:{}", region, aws::signing_name(r.service));
-  const std::string proxy = aws::proxy_for(r.url, options_.env);
-
-  Transfer t;
-  t.cancel = cancel_;
-  bool ok = true;
-  auto set = [&](CURLoption o, auto v) { ok = ok && c.easy_setopt(h, o, v) == CURLE_OK; };
-  set(CURLOPT_URL, r.url.c_str());
-  set(CURLOPT_HTTPHEADER, headers.get());
-  if (r.method == "POST") {
-    set(CURLOPT_POST, 1L);
-    set(CURLOPT_POSTFIELDS, r.body.c_str());
-    set(CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size()));
-  } else {
-    set(CURLOPT_HTTPGET, 1L);
-  }
-  set(CURLOPT_AWS_SIGV4, sigv4.c_str());
-  set(CURLOPT_USERNAME, creds.access_key_id.c_str());
-  set(CURLOPT_PASSWORD, creds.secret_access_key.c_str());
-  // Our decision, not libcurl's environment lookup: "" means no proxy.
-  set(CURLOPT_PROXY, proxy.c_str());
-  set(CURLOPT_NOPROXY, "");
-  set(CURLOPT_TIMEOUT_MS, timeout_ms);
-  set(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  set(CURLOPT_NOSIGNAL, 1L);
-  set(CURLOPT_FOLLOWLOCATION, 0L);
-  set(CURLOPT_USERAGENT, options_.user_agent.c_str());
-  set(CURLOPT_WRITEFUNCTION, &on_body);
-  set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
-  set(CURLOPT_HEADERFUNCTION, &on_header);
-  set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
-  set(CURLOPT_XFERINFOFUNCTION, &on_progress);
-  set(CURLOPT_XFERINFODATA, static_cast<void*>(&t));
-  set(CURLOPT_NOPROGRESS, 0L);
-  if (!ok) return make_error(Errc::Invalid, "libcurl {} refused an option for {}", c.version(), r.url);
-
+  CurlRequest request{.method = r.method,
+                      .url = r.url,
+                      .headers = r.headers,
+                      .body = r.body,
+                      .sigv4 = fmt::format("aws:amz:{}:{}", region, aws::signing_name(r.service)),
+                      .credentials = &creds,
+                      .proxy = aws::proxy_for(r.url, options_.env),
+                      .user_agent = options_.user_agent,
+                      .timeout = std::min(options_.request_timeout, left),
+                      .connect_timeout = options_.connect_timeout,
+                      .max_body = kMaxAnswerBytes,
+                      .cancel = cancel_,
+                      .what = fmt::format("{} at {}", r.operation, r.url)};
   ++stats_.requests;
-  const CURLcode rc = c.easy_perform(h);
-  if (rc == CURLE_ABORTED_BY_CALLBACK && is_cancelled(cancel_)) {
-    return cancel_->interrupted(fmt::format("during {} at {}", r.operation, r.url));
-  }
-  if (t.too_big) {
-    return make_error(Errc::Unavailable, "the answer is over {} bytes", kMaxAnswerBytes);
-  }
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return make_error(Errc::Timeout, "no answer within {} ms", timeout_ms);
-  }
-  if (rc != CURLE_OK) {
-    const std::string via = proxy.empty() ? "" : fmt::format(" via proxy {}", aws::url_host(proxy));
-    return make_error(Errc::Unavailable, "{}{}", c.easy_strerror(rc), via);
-  }
-  long status = 0;
-  c.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  return Answer{static_cast<int>(status), std::move(t.body), std::move(t.error_type)};
+  auto answer = curl_exchange(session_, request);
+  // An answer over the cap stays a retryable failure for the API calls (the exchange calls it
+  // Unsupported, which would end the call at once).
+  if (!answer && answer.error().code == Errc::Unsupported) return Error{Errc::Unavailable, answer.error().message};
+  return answer;
 }
 
 Result<std::string> CurlAwsApi::call(const AwsWhere& where, aws::Service service, const Builder& build) {
   ++stats_.calls;
-  const auto started = clock_.now();
   const std::string region = aws::effective_region(options_.env, where.region);
   const std::string domain = aws::partition_domain(region, where.region, where.domain);
   AGENT_TRY(std::string endpoint, aws::service_endpoint(service, region, domain, options_.env));
@@ -181,74 +65,45 @@ Result<std::string> CurlAwsApi::call(const AwsWhere& where, aws::Service service
   if (auto creds = credentials_.get(); !creds) {
     return creds.error().wrap("credentials for {}", request.iam_action);
   }
-  if (auto loaded = ensure_curl(); !loaded) {
+  if (auto loaded = session_.open(options_.curl_soname); !loaded) {
     // For the operator this is an AWS API failure: the call cannot be made.
     return make_error(Errc::AwsApi, "{} cannot be called: {}", request.iam_action, loaded.error().message);
   }
 
-  RetryState state;
-  bool refreshed = false;
-  std::string last_cause;
-  for (;;) {
-    if (is_cancelled(cancel_)) return cancel_->interrupted(fmt::format("before {}", request.operation));
-    if (clock_.now() >= where.deadline) {
-      return make_error(Errc::AwsApi, "{} for {} at {}: the deadline passed after {} attempt(s) in {}{}",
-                        request.operation, request.subject, endpoint, state.attempts,
-                        seconds_text(clock_.now() - started),
-                        last_cause.empty() ? "" : "; last: " + last_cause);
+  const AwsCall spec{.operation = request.operation,
+                     .subject = request.subject,
+                     .endpoint = endpoint,
+                     .deadline = where.deadline,
+                     .retry = options_.retry,
+                     .retry_limit = fmt::format("--aws-api-retry-attempts allows {} retries",
+                                                options_.retry.max_attempts - 1)};
+  AwsCallHooks hooks;
+  hooks.credentials = [&](bool force) -> Result<MaybeCredentials> {
+    auto creds = credentials_.get(force);
+    if (!creds) {
+      return force ? creds.error().wrap("refreshing credentials for {}", request.iam_action)
+                   : creds.error().wrap("credentials for {}", request.iam_action);
     }
-    auto creds = credentials_.get();
-    if (!creds) return creds.error().wrap("credentials for {}", request.iam_action);
-
-    AttemptOutcome outcome = AttemptOutcome::Failure;
-    auto answer = perform(request, *creds, region, where.deadline);
-    if (!answer) {
-      if (answer.error().code == Errc::Interrupted || answer.error().code == Errc::Invalid ||
-          answer.error().code == Errc::Internal) {
-        return answer.error();
-      }
-      last_cause = answer.error().message;
-    } else if (is_success(answer->status)) {
-      return std::move(answer->body);
-    } else {
-      aws::ApiError err = aws::parse_api_error(service, answer->status, answer->error_type, answer->body);
-      if (aws::credentials_expired(err) && !refreshed) {
-        // The cached instance-profile credentials expired under us: fetch fresh ones once and
-        // try again at once; this is not the service failing.
-        refreshed = true;
-        auto fresh = credentials_.get(/*force=*/true);
-        if (!fresh) return fresh.error().wrap("refreshing credentials for {}", request.iam_action);
-        last_cause = fmt::format("HTTP {} {}", err.http_status, err.code);
-        continue;
-      }
-      outcome = aws::classify(err);
-      if (outcome == AttemptOutcome::Permanent) {
-        return aws::final_error(request, err, region, creds->source);
-      }
-      if (outcome == AttemptOutcome::Throttled) ++stats_.throttled;
-      last_cause = err.code.empty() ? fmt::format("HTTP {}", err.http_status)
-                                    : fmt::format("HTTP {} {}", err.http_status, err.code);
+    return MaybeCredentials(std::move(creds).value());
+  };
+  hooks.attempt = [&](const MaybeCredentials& creds) {
+    return perform(request, *creds, region, where.deadline);
+  };
+  hooks.judge = [&](const CurlAnswer& a, const MaybeCredentials& creds) {
+    const aws::ApiError err = aws::parse_api_error(service, a.status, a.header("x-amzn-errortype"), a.body);
+    AnswerVerdict v{.outcome = aws::classify(err),
+                    .cause = err.code.empty() ? fmt::format("HTTP {}", err.http_status)
+                                              : fmt::format("HTTP {} {}", err.http_status, err.code),
+                    .credentials_expired = aws::credentials_expired(err)};
+    if (v.outcome == AttemptOutcome::Permanent) {
+      v.error = aws::final_error(request, err, region, creds ? creds->source : "");
     }
-
-    auto delay = next_retry(options_.retry, state, outcome, jitter_.next());
-    if (!delay) {
-      return make_error(Errc::AwsApi, "{} for {} at {} failed {} time(s) in {} (--aws-api-retry-attempts "
-                        "allows {} retries): {}",
-                        request.operation, request.subject, endpoint, state.failures,
-                        seconds_text(clock_.now() - started), options_.retry.max_attempts - 1, last_cause);
-    }
-    const auto wake = clock_.now() + *delay;
-    if (wake >= where.deadline) {
-      return make_error(Errc::AwsApi, "{} for {} at {}: gave up after {} attempt(s) in {} ({} throttled), "
-                        "the next retry would pass the deadline; last: {}",
-                        request.operation, request.subject, endpoint, state.attempts,
-                        seconds_text(clock_.now() - started), state.throttled, last_cause);
-    }
-    if (options_.on_retry) options_.on_retry(request.operation, state.attempts, *delay, last_cause);
-    if (!sleep_until(clock_, cancel_, wake)) {
-      return cancel_->interrupted(fmt::format("while retrying {}", request.operation));
-    }
-  }
+    if (v.outcome == AttemptOutcome::Throttled) ++stats_.throttled;
+    return v;
+  };
+  hooks.on_retry = options_.on_retry;
+  AGENT_TRY(CurlAnswer answer, call_with_retries(spec, hooks, clock_, jitter_, cancel_));
+  return std::move(answer.body);
 }
 
 Result<ClusterInfo> CurlAwsApi::describe_cluster(const AwsWhere& where, const std::string& name) {
@@ -280,6 +135,54 @@ Result<InstanceDescription> CurlAwsApi::describe_instance(const AwsWhere& where,
   auto d = aws::parse_describe_instances(body, instance_id);
   if (!d) return make_error(Errc::AwsApi, "DescribeInstances {}: {}", instance_id, d.error().message);
   return d;
+}
+
+Result<std::vector<AddonVersionInfo>> CurlAwsApi::describe_addon_versions(const AwsWhere& where,
+                                                                          const std::string& addon,
+                                                                          const std::string& kubernetes_minor) {
+  std::vector<AddonVersionInfo> versions;
+  std::string token;
+  for (int page_no = 1;; ++page_no) {
+    if (page_no > kMaxAddonPages) {
+      return make_error(Errc::AwsApi, "DescribeAddonVersions {} {}: still more pages after {}", addon,
+                        kubernetes_minor, kMaxAddonPages);
+    }
+    AGENT_TRY(std::string body, call(where, aws::Service::Eks, [&](const std::string& endpoint) {
+                return aws::describe_addon_versions_request(endpoint, addon, kubernetes_minor, token);
+              }));
+    auto page = aws::parse_describe_addon_versions(body);
+    if (!page) {
+      return make_error(Errc::AwsApi, "DescribeAddonVersions {} {}: {}", addon, kubernetes_minor,
+                        page.error().message);
+    }
+    versions.insert(versions.end(), std::make_move_iterator(page->versions.begin()),
+                    std::make_move_iterator(page->versions.end()));
+    if (page->next_token.empty()) return versions;
+    if (page->next_token == token) {
+      return make_error(Errc::AwsApi, "DescribeAddonVersions {} {}: page {} repeats the previous nextToken",
+                        addon, kubernetes_minor, page_no);
+    }
+    token = std::move(page->next_token);
+  }
+}
+
+Result<EcrAuthorization> CurlAwsApi::ecr_authorization(const AwsWhere& where) {
+  AGENT_TRY(std::string body, call(where, aws::Service::Ecr, [&](const std::string& endpoint) {
+              return aws::ecr_authorization_request(endpoint);
+            }));
+  // The body holds the password: only the parser sees it, and its errors never quote it.
+  auto auth = aws::parse_ecr_authorization(body);
+  if (!auth) return make_error(Errc::AwsApi, "GetAuthorizationToken: {}", auth.error().message);
+  return auth;
+}
+
+Result<std::vector<std::string>> CurlAwsApi::describe_regions(const AwsWhere& where) {
+  AGENT_TRY(std::string body, call(where, aws::Service::Ec2, [&](const std::string& endpoint) {
+              return aws::describe_regions_request(endpoint);
+            }));
+  auto regions = aws::parse_describe_regions(body);
+  if (!regions) return make_error(Errc::AwsApi, "DescribeRegions: {}", regions.error().message);
+  return regions;
 }
 
 }  // namespace agent::platform

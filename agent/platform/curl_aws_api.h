@@ -6,8 +6,9 @@
 // nothing and a run that makes no AWS call never maps libcurl.
 //
 // Per call (contract in agent/ports/aws_api.h):
-//   endpoint  service_endpoint(): AWS_ENDPOINT_URL_EKS / _EC2 / AWS_ENDPOINT_URL, else
-//             https://{eks|ec2}.{region}.{partition domain}; region AWS_REGION, else `where`.
+//   endpoint  service_endpoint(): AWS_ENDPOINT_URL_EKS / _EC2 / _ECR / AWS_ENDPOINT_URL, else
+//             https://{eks|ec2|api.ecr}.{region}.{partition domain}; region AWS_REGION, else
+//             `where`.
 //   proxy     proxy_for(): HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches, set explicitly on
 //             each request (libcurl's own environment lookup is switched off).
 //   signing   the credentials from AwsCredentialProvider; a session token travels in
@@ -16,7 +17,8 @@
 //             timed-out attempts up to retry.max_attempts; an "expired token" answer refreshes the
 //             credentials once without counting as an attempt.
 //   bounds    each attempt: connect_timeout, request_timeout, both clamped to the deadline;
-//             answers over 16 MiB are cut off (Failure).
+//             answers over 16 MiB are cut off (Failure); DescribeAddonVersions follows at most
+//             kMaxAddonPages pages.
 // Not thread-safe; one easy handle is reused so that retries and pages share a connection.
 #pragma once
 #include <chrono>
@@ -29,8 +31,9 @@
 #include "agent/aws/endpoints.h"
 #include "agent/aws/protocol.h"
 #include "agent/model/retry_policy.h"
+#include "agent/platform/aws_call.h"
 #include "agent/platform/aws_credentials.h"
-#include "agent/platform/curl_library.h"
+#include "agent/platform/curl_http.h"
 #include "agent/ports/aws_api.h"
 #include "agent/ports/cancel.h"
 
@@ -40,8 +43,7 @@ class CurlAwsApi final : public AwsApi {
  public:
   // Told about each retry: operation, the attempt that failed (1-based), the backoff before the
   // next one, and why. main logs it; tests may record it.
-  using RetryObserver = std::function<void(const std::string& operation, int attempt,
-                                           std::chrono::milliseconds delay, const std::string& why)>;
+  using RetryObserver = AwsRetryObserver;
 
   struct Options {
     aws::AwsEnv env;
@@ -66,33 +68,31 @@ class CurlAwsApi final : public AwsApi {
                                                     int max_results) override;
   Result<InstanceDescription> describe_instance(const AwsWhere& where,
                                                 const std::string& instance_id) override;
+  Result<std::vector<AddonVersionInfo>> describe_addon_versions(const AwsWhere& where, const std::string& addon,
+                                                                const std::string& kubernetes_minor) override;
+  Result<EcrAuthorization> ecr_authorization(const AwsWhere& where) override;
+  Result<std::vector<std::string>> describe_regions(const AwsWhere& where) override;
   AwsApiStats stats() const override;
 
+  static constexpr int kMaxAddonPages = 100;
+
   // Whether libcurl has been loaded (for tests of the lazy load).
-  bool curl_loaded() const { return lib_ != nullptr; }
+  bool curl_loaded() const { return session_.loaded(); }
 
  private:
-  struct Answer {
-    int status = 0;
-    std::string body;
-    std::string error_type;  // x-amzn-ErrorType
-  };
   using Builder = std::function<Result<aws::HttpRequest>(const std::string& endpoint)>;
 
-  // Endpoint, credentials, signing, retries: the body of a 2xx answer.
+  // Endpoint, credentials, signing, retries (call_with_retries): the body of a 2xx answer.
   Result<std::string> call(const AwsWhere& where, aws::Service service, const Builder& build);
-  // One HTTP exchange. Errors: Unavailable (connection-level, retryable), Timeout (the attempt's
-  // time ran out, retryable), Interrupted, Invalid (a request libcurl refuses).
-  Result<Answer> perform(const aws::HttpRequest& request, const aws::Credentials& creds,
-                         const std::string& region, std::chrono::steady_clock::time_point deadline);
-  Status ensure_curl();
+  // One HTTP exchange (curl_exchange and its errors; an oversized answer is Unavailable here).
+  Result<CurlAnswer> perform(const aws::HttpRequest& request, const aws::Credentials& creds,
+                             const std::string& region, std::chrono::steady_clock::time_point deadline);
 
   Options options_;
   Clock& clock_;
   const CancelToken* cancel_;
   AwsCredentialProvider credentials_;
-  std::unique_ptr<CurlLibrary> lib_;
-  CurlEasy easy_{nullptr, CurlEasyDeleter{nullptr}};
+  CurlSession session_;
   SplitMix jitter_;
   AwsApiStats stats_;
 };

@@ -9,58 +9,18 @@ source "$(dirname "$0")/lib.sh"
 start_emulator
 
 # --- the AWS API emulator (Debian's python3: it needs python3-botocore) --------------------------
-AWS_PY=/usr/bin/python3
-AWS_PID=""
-start_aws() {
-  rm -f "$WORK/aws.port"
-  "$AWS_PY" "$REPO/tests/support/aws_emulator.py" --port 0 --port-file "$WORK/aws.port" "$@" \
-    >"$WORK/aws.log" 2>&1 &
-  AWS_PID=$!
-  for _ in $(seq 300); do [ -s "$WORK/aws.port" ] && break; sleep 0.02; done
-  AWS_URL="http://127.0.0.1:$(cat "$WORK/aws.port")"
-}
-stop_aws() { [ -n "$AWS_PID" ] && kill "$AWS_PID" 2>/dev/null && wait "$AWS_PID" 2>/dev/null; AWS_PID=""; }
-trap 'stop_aws; cleanup_e2e' EXIT
-if ! "$AWS_PY" -c 'import botocore' 2>/dev/null; then
-  echo "not ok - python3-botocore is not installed for $AWS_PY (scripts/install-deps.sh installs it)"
+start_aws() { start_server AWS aws_emulator.py "$@"; }
+stop_aws() { stop_server AWS; }
+if ! /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
+  echo "not ok - python3-botocore is not installed for /usr/bin/python3 (scripts/install-deps.sh installs it)"
   exit 1
 fi
 start_aws
 
-aws_control() {
-  "$PY" - "$AWS_URL/_control" "$1" <<'PYEOF'
-import sys, urllib.request
-req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                             headers={"Content-Type": "application/json"})
-urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5).read()
-PYEOF
-}
+aws_control() { post_control "$AWS_URL/_control" "$1"; }
 aws_reset() { aws_control '{"action":"reset"}'; }
 # aws_stat PYEXPR: evaluates PYEXPR over the emulator's /_stats (as `s`) and prints it.
-aws_stat() {
-  "$PY" - "$AWS_URL/_stats" "$1" <<'PYEOF'
-import json, sys, urllib.request
-s = json.load(urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=5))
-print(json.dumps(eval(sys.argv[2], {"s": s})))
-PYEOF
-}
-imds_stat() {
-  "$PY" - "$IMDS_URL/_stats" "$1" <<'PYEOF'
-import json, sys, urllib.request
-s = json.load(urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=5))
-print(json.dumps(eval(sys.argv[2], {"s": s})))
-PYEOF
-}
-equals() { [ "$1" = "$2" ] || { echo "    (got $1, expected $2)"; return 1; }; }
-
-# role_doc N: the instance-profile document IMDS serves for the emulator's role key N.
-role_doc() {
-  printf '{"Code":"Success","LastUpdated":"2024-05-01T12:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAEMULATORROLE000%s","SecretAccessKey":"role-secret-key-0000000000000000000000000%s","Token":"role-session-token-%s","Expiration":"2099-01-01T00:00:00Z"}' "$1" "$1" "$1"
-}
-json_str() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
-give_role() {
-  imds_set "{\"latest/meta-data/iam/security-credentials/eks-node-role\": $(json_str "$(role_doc "$1")")}"
-}
+aws_stat() { get_stat "$AWS_URL/_stats" "$1"; }
 CREDS_PATH=latest/meta-data/iam/security-credentials/eks-node-role
 
 # aws_agent ROOT ARGS...: the agent with the AWS endpoint pointed at the emulator.

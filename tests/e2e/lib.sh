@@ -10,8 +10,10 @@ FAILED=0
 WORK=$(mktemp -d /tmp/eks-e2e.XXXXXX)
 EMULATOR_PID=""
 
+SERVER_PIDS=()
 cleanup_e2e() {
   [ -n "$EMULATOR_PID" ] && kill "$EMULATOR_PID" 2>/dev/null
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup_e2e EXIT
@@ -26,14 +28,58 @@ start_emulator() {
   IMDS_URL="http://127.0.0.1:$(cat "$WORK/imds.port")"
 }
 
-# imds_control JSON: posts to the emulator's control plane.
-imds_control() {
-  "$PY" - "$IMDS_URL/_control" "$1" <<'PYEOF'
+# start_server NAME SCRIPT [ARGS...]: tests/support/SCRIPT (an emulator taking --port 0
+# --port-file F) under Debian's python3 (botocore), on an ephemeral port; sets ${NAME}_URL and
+# ${NAME}_PID; stopped by cleanup_e2e (or stop_server NAME).
+start_server() {
+  local name=$1 script=$2
+  shift 2
+  rm -f "$WORK/$name.port"
+  /usr/bin/python3 "$REPO/tests/support/$script" --port 0 --port-file "$WORK/$name.port" "$@" \
+    >"$WORK/$name.log" 2>&1 &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  for _ in $(seq 300); do [ -s "$WORK/$name.port" ] && break; sleep 0.02; done
+  printf -v "${name}_URL" 'http://127.0.0.1:%s' "$(cat "$WORK/$name.port")"
+  printf -v "${name}_PID" '%s' "$pid"
+}
+stop_server() {
+  local pid_var="${1}_PID"
+  [ -n "${!pid_var:-}" ] && kill "${!pid_var}" 2>/dev/null && wait "${!pid_var}" 2>/dev/null
+  printf -v "$pid_var" '%s' ""
+}
+
+# post_control URL JSON: posts one control action to an emulator (never through a proxy).
+post_control() {
+  "$PY" - "$1" "$2" <<'PYEOF'
 import sys, urllib.request
 req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
                              headers={"Content-Type": "application/json"})
-urllib.request.urlopen(req, timeout=5).read()
+urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5).read()
 PYEOF
+}
+# get_stat URL PYEXPR: evaluates PYEXPR over the JSON at URL (an emulator's /_stats, as `s`).
+get_stat() {
+  "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys, urllib.request
+s = json.load(urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=5))
+print(json.dumps(eval(sys.argv[2], {"s": s})))
+PYEOF
+}
+equals() { [ "$1" = "$2" ] || { echo "    (got $1, expected $2)"; return 1; }; }
+
+# imds_control JSON: posts to the IMDS emulator's control plane.
+imds_control() { post_control "$IMDS_URL/_control" "$1"; }
+imds_stat() { get_stat "$IMDS_URL/_stats" "$1"; }
+
+# role_doc N: the instance-profile document IMDS serves for the AWS emulators' role key N;
+# give_role N makes the IMDS emulator serve it for the role eks-node-role.
+role_doc() {
+  printf '{"Code":"Success","LastUpdated":"2024-05-01T12:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAEMULATORROLE000%s","SecretAccessKey":"role-secret-key-0000000000000000000000000%s","Token":"role-session-token-%s","Expiration":"2099-01-01T00:00:00Z"}' "$1" "$1" "$1"
+}
+json_str() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+give_role() {
+  imds_set "{\"latest/meta-data/iam/security-credentials/eks-node-role\": $(json_str "$(role_doc "$1")")}"
 }
 
 imds_set() { imds_control "{\"action\":\"set_values\",\"values\":$1}"; }

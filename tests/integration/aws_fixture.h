@@ -19,36 +19,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/emulator_process.h"
+
 namespace agent::test {
 
-class AwsEmulator {
+class AwsEmulator : public BotocoreEmulator {
  public:
   explicit AwsEmulator(std::vector<std::string> extra_args = {});
-  ~AwsEmulator();
-  AwsEmulator(const AwsEmulator&) = delete;
-  AwsEmulator& operator=(const AwsEmulator&) = delete;
-
-  // "http://127.0.0.1:<port>", for AWS_ENDPOINT_URL.
-  const std::string& endpoint() const { return endpoint_; }
-  int port() const { return port_; }
-
-  // POSTs one action to /_control; throws unless the answer is HTTP 200.
-  nlohmann::json control(const nlohmann::json& action);
-  // GETs /_stats.
-  nlohmann::json stats();
 
   static std::string script_path();
-
- private:
-  pid_t pid_ = -1;
-  std::string dir_;
-  std::string endpoint_;
-  int port_ = 0;
 };
-
-// A blocking HTTP/1.1 exchange with 127.0.0.1:port ("Connection: close"); returns {status, body}.
-// Throws std::runtime_error on a socket error. Used by the emulator fixtures' control planes.
-std::pair<int, std::string> loopback_http(int port, const std::string& method, const std::string& path,
-                                          const std::string& body = "");
 
 }  // namespace agent::test

@@ -1,53 +1,20 @@
 #include "tests/integration/imds_fixture.h"
 
 #include <curl/curl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 
-extern char** environ;
+#include "tests/integration/emulator_process.h"
 
 namespace agent::test {
 namespace {
 
-using namespace std::chrono_literals;
-
 void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/imds-emulator-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    throw std::runtime_error("imds emulator: mkdtemp " + tmpl + ": " + std::strerror(errno));
-  }
-  return tmpl;
-}
-
-// Waits for the child for at most `limit`; true when it has exited (and was reaped).
-bool reap_within(pid_t pid, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    int status = 0;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid || (r < 0 && errno == ECHILD)) return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(5ms);
-  }
 }
 
 // The interpreter behind "python3" on PATH, learnt from the first emulator's /proc/<pid>/exe.
@@ -122,63 +89,25 @@ ImdsEmulator::ImdsEmulator() : ImdsEmulator(Options{}) {}
 
 ImdsEmulator::ImdsEmulator(Options options) {
   init_curl_once();
-  dir_ = make_temp_dir();
-  std::string port_file = dir_ + "/port";
-
-  std::vector<std::string> args = {"python3", script_path(), "--port", "0", "--port-file", port_file,
-                                   "--bind", "127.0.0.1", "--latency-ms", std::to_string(options.latency_ms)};
+  std::vector<std::string> args = {"python3", script_path(), "--bind", "127.0.0.1", "--latency-ms",
+                                   std::to_string(options.latency_ms)};
   if (!options.values_file.empty()) {
     args.push_back("--values");
     args.push_back(options.values_file);
   }
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  std::string python = resolved_python();
-  int err = python.empty() ? posix_spawnp(&pid_, "python3", nullptr, nullptr, argv.data(), environ)
-                           : posix_spawn(&pid_, python.c_str(), nullptr, nullptr, argv.data(), environ);
-  if (err != 0) err = posix_spawn(&pid_, "/usr/bin/python3", nullptr, nullptr, argv.data(), environ);
-  if (err != 0) {
-    std::filesystem::remove_all(dir_);
-    throw std::runtime_error(std::string("imds emulator: cannot start python3: ") + std::strerror(err));
-  }
-
-  // The emulator writes the port file atomically once its socket listens.
-  auto until = std::chrono::steady_clock::now() + 10s;
-  for (;;) {
-    std::ifstream in(port_file);
-    if (in >> port_ && port_ > 0) break;
-    int status = 0;
-    bool exited = waitpid(pid_, &status, WNOHANG) == pid_;
-    if (exited || std::chrono::steady_clock::now() >= until) {
-      if (!exited) {
-        kill(pid_, SIGKILL);
-        reap_within(pid_, 2s);
-      }
-      pid_ = -1;
-      std::filesystem::remove_all(dir_);
-      throw std::runtime_error(exited ? "imds emulator exited during startup (see stderr)"
-                                      : "imds emulator did not become ready within 10 s");
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  const std::string python = resolved_python();
+  EmulatorChild child = start_emulator({.name = "imds emulator",
+                                        .programs = {python.empty() ? "python3" : python, "/usr/bin/python3"},
+                                        .argv = std::move(args)});
+  pid_ = child.pid;
+  dir_ = child.dir;
+  port_ = child.port;
   endpoint_ = "http://127.0.0.1:" + std::to_string(port_);
   remember_python(pid_);
 }
 
-ImdsEmulator::~ImdsEmulator() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    if (!reap_within(pid_, 2s)) {
-      kill(pid_, SIGKILL);
-      reap_within(pid_, 2s);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-}
+ImdsEmulator::~ImdsEmulator() { stop_emulator(pid_, dir_); }
 
 nlohmann::json ImdsEmulator::control(const nlohmann::json& action) {
   std::string body = action.dump();

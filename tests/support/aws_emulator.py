@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""A loopback AWS API emulator for tests: EKS DescribeCluster, EC2 DescribeInstanceTypes and
-DescribeInstances, each request's Signature Version 4 verified with botocore.
+"""A loopback AWS API emulator for tests: EKS DescribeCluster and DescribeAddonVersions, EC2
+DescribeInstanceTypes, DescribeInstances and DescribeRegions, ECR GetAuthorizationToken, each
+request's Signature Version 4 verified with botocore.
 
 Run it with Debian's /usr/bin/python3 (package python3-botocore): the verifier is botocore's own
 SigV4Auth, an implementation independent of libcurl's signer that the agent uses.
@@ -9,16 +10,21 @@ SigV4Auth, an implementation independent of libcurl's signer that the agent uses
 
 API (plain HTTP; point AWS_ENDPOINT_URL at it, or send it proxy requests):
   GET  /clusters/NAME        EKS DescribeCluster (REST-JSON), signing name "eks"
-  POST /  Action=DescribeInstanceTypes|DescribeInstances&Version=2016-11-15&...
+  GET  /addons/supported-versions?addonName=A&kubernetesVersion=1.30[&maxResults=N&nextToken=T]
+                             EKS DescribeAddonVersions (REST-JSON, paged), signing name "eks"
+  POST /  Action=DescribeInstanceTypes|DescribeInstances|DescribeRegions&Version=2016-11-15&...
                              EC2 Query API, XML answers, signing name "ec2"
+  POST /  X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken
+                             ECR (JSON 1.1, Content-Type application/x-amz-json-1.1), signing
+                             name "ecr"
   Requests in absolute form ("GET http://host/path HTTP/1.1") are served the same way and counted
   as "proxied": the emulator doubles as the HTTP proxy in proxy tests.
 
 Every API request must carry a valid SigV4 Authorization header for a known access key (below),
 the emulator's region and the operation's service; a session key must send its token in
 X-Amz-Security-Token. Otherwise: 403 InvalidSignatureException / SignatureDoesNotMatch /
-UnrecognizedClientException (EKS) or AuthFailure (EC2); an expired key: ExpiredTokenException
-(EKS, 403) or ExpiredToken (EC2, 400).
+UnrecognizedClientException (EKS, ECR) or AuthFailure (EC2); an expired key: ExpiredTokenException
+(EKS 403, ECR 400) or ExpiredToken (EC2, 400).
 
 Known credentials (override with set_credentials):
   AKIAEMULATORSTATIC01 / static-secret-key-0000000000000000000000      (no token)
@@ -26,12 +32,16 @@ Known credentials (override with set_credentials):
   ASIAEMULATORROLE0002 / role-secret-key-00000000000000000000000002    token "role-session-token-2"
 
 Data: one ACTIVE cluster "my-cluster" (tests/e2e expects its values), a catalog of instance types
-(DEFAULT_TYPES, pages of --page-size), and the instance i-0123456789abcdef0.
+(DEFAULT_TYPES, pages of --page-size), the instance i-0123456789abcdef0, kube-proxy and vpc-cni
+add-on versions (DEFAULT_ADDON_VERSIONS), the partition's regions (DEFAULT_REGIONS; two not opted
+in, listed only with AllRegions=true), and an ECR login AWS:DEFAULT_ECR_PASSWORD for account
+111122223333.
 
 Control plane (never signed):
   GET  /_stats    {"requests", "by_operation": {op: n}, "signature_ok", "signature_failed",
                    "proxied", "throttled", "statuses": {...}, "access_keys": {akid: n},
-                   "signed_headers": [last SignedHeaders], "failures": [last 10 reasons]}
+                   "signed_headers": [last SignedHeaders], "failures": [last 10 reasons],
+                   "tokens_signed", "ecr_tokens": GetAuthorizationToken answers issued}
   POST /_control  one JSON object with an "action":
     {"action": "set_cluster", "name": "c", "cluster": {...}}            replace/add a cluster object
     {"action": "cluster_statuses", "name": "c", "statuses": ["CREATING", "ACTIVE"]}
@@ -46,7 +56,17 @@ Control plane (never signed):
                   after the signature check
     {"action": "throttle", "operation": "DescribeCluster" | "*", "rate": 10, "burst": 50}
                   token bucket: requests that find no token get 429 / RequestLimitExceeded
+    {"action": "set_addon_versions", "addon": "kube-proxy",
+                  "versions": [{"addonVersion": "v1.30.0-eksbuild.3",
+                                "compatibilities": [{"clusterVersion": "1.30", "defaultVersion": true}]}],
+                  "page_size": 2}
+                  replace an add-on's versions (DescribeAddonVersions lists those with a
+                  compatibility for the kubernetesVersion asked); page_size (all add-ons) splits
+                  the answer into pages of that many versions
+    {"action": "set_regions", "regions": ["us-west-2", {"name": "af-south-1", "opt_in": "not-opted-in"}]}
+    {"action": "set_ecr_password", "password": "..."}              the password GetAuthorizationToken issues
     {"action": "deny", "operation": "DescribeCluster"}               AccessDenied for the operation
+                  (AccessDeniedException for EKS and ECR, UnauthorizedOperation for EC2)
     {"action": "delay", "ms": 500}                                    delay every API answer
     {"action": "set_credentials", "credentials": {"AKID": {"secret": "...", "token": "..."}}}
     {"action": "expire_credentials", "access_key_id": "ASIA...",
@@ -74,6 +94,8 @@ from xml.sax.saxutils import escape
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from imds_emulator import serve  # the shared serve loop (standard library only)
 
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 CA_DATA = base64.b64encode(
@@ -126,6 +148,37 @@ DEFAULT_TYPES = [
     itype("x9.metal", 192, 15, 50, hypervisor="", bare_metal=True),
 ]
 
+def addon_version(version, *compat):
+    """compat: (clusterVersion, defaultVersion) pairs."""
+    return {"addonVersion": version, "architecture": ["amd64", "arm64"],
+            "compatibilities": [{"clusterVersion": k, "platformVersions": ["*"], "defaultVersion": d}
+                                for k, d in compat],
+            "requiresConfiguration": False}
+
+
+DEFAULT_ADDON_VERSIONS = {
+    "kube-proxy": [
+        addon_version("v1.30.0-eksbuild.3", ("1.30", True)),
+        addon_version("v1.30.3-eksbuild.2", ("1.30", False)),
+        addon_version("v1.30.3-eksbuild.10", ("1.30", False)),
+        addon_version("v1.29.0-eksbuild.1", ("1.29", True)),
+        addon_version("v1.23.8-eksbuild.2", ("1.23", True)),
+    ],
+    "vpc-cni": [
+        addon_version("v1.18.1-eksbuild.1", ("1.30", True), ("1.29", True)),
+        addon_version("v1.18.3-eksbuild.2", ("1.30", False), ("1.29", False)),
+    ],
+}
+
+DEFAULT_REGIONS = [
+    {"name": n, "opt_in": "opt-in-not-required"}
+    for n in ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "ap-northeast-1")
+] + [{"name": "af-south-1", "opt_in": "not-opted-in"}, {"name": "ap-east-1", "opt_in": "not-opted-in"}]
+
+DEFAULT_ECR_PASSWORD = "emulator-ecr-password-0000000000000001"
+ECR_ACCOUNT = "111122223333"
+ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+
 DEFAULT_INSTANCES = {
     "i-0123456789abcdef0": {"names": ["ip-10-0-12-34.us-west-2.compute.internal"], "served": 0},
 }
@@ -158,6 +211,10 @@ class State:
         self.types = copy.deepcopy(DEFAULT_TYPES)
         self.page_size = self.initial_page_size
         self.instances = copy.deepcopy(DEFAULT_INSTANCES)
+        self.addon_versions = copy.deepcopy(DEFAULT_ADDON_VERSIONS)
+        self.addon_page_size = 100
+        self.regions = copy.deepcopy(DEFAULT_REGIONS)
+        self.ecr_password = DEFAULT_ECR_PASSWORD
         self.credentials = copy.deepcopy(DEFAULT_CREDENTIALS)
         self.expired = {}
         self.faults = {}
@@ -169,7 +226,7 @@ class State:
     def reset_stats(self):
         self.stats = {"requests": 0, "by_operation": {}, "signature_ok": 0, "signature_failed": 0,
                       "proxied": 0, "throttled": 0, "statuses": {}, "access_keys": {},
-                      "signed_headers": [], "failures": [], "tokens_signed": 0}
+                      "signed_headers": [], "failures": [], "tokens_signed": 0, "ecr_tokens": 0}
 
     def control(self, req):
         action = req.get("action")
@@ -186,6 +243,15 @@ class State:
                 self.types = list(req["types"])
                 if "page_size" in req:
                     self.page_size = int(req["page_size"])
+            elif action == "set_addon_versions":
+                self.addon_versions[req["addon"]] = list(req["versions"])
+                if "page_size" in req:
+                    self.addon_page_size = max(1, int(req["page_size"]))
+            elif action == "set_regions":
+                self.regions = [r if isinstance(r, dict) else {"name": r, "opt_in": "opt-in-not-required"}
+                                for r in req["regions"]]
+            elif action == "set_ecr_password":
+                self.ecr_password = str(req["password"])
             elif action == "fault":
                 self.faults[req.get("operation", "*")] = {
                     "status": int(req["status"]), "code": req.get("code", ""),
@@ -329,6 +395,10 @@ class Handler(BaseHTTPRequestHandler):
         if service == "eks":
             self.reply(status, json.dumps({"message": message}), "application/json",
                        (("x-amzn-ErrorType", code + ":http://internal.amazon.com/coral/emulator/"),))
+        elif service == "ecr":
+            # JSON 1.1: the code in the body's __type, with the service's namespace.
+            self.reply(status, json.dumps({"__type": "com.amazonaws.ecr#" + code, "message": message}),
+                       "application/x-amz-json-1.1")
         else:
             self.reply(status, ec2_error_xml(code, message), "text/xml;charset=UTF-8")
 
@@ -358,13 +428,30 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(delay / 1000.0)
 
         # Route.
-        m = re.match(r"^/clusters/([^/?]+)$", path.split("?", 1)[0])
+        route, _, query = path.partition("?")
+        m = re.match(r"^/clusters/([^/?]+)$", route)
         if self.command == "GET" and m:
             service, operation, params = "eks", "DescribeCluster", {"name": urllib.parse.unquote(m.group(1))}
-        elif self.command == "POST" and path.split("?", 1)[0] == "/":
+        elif self.command == "GET" and route == "/addons/supported-versions":
+            service, operation = "eks", "DescribeAddonVersions"
+            params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        elif self.command == "POST" and route == "/" and self.headers.get("X-Amz-Target"):
+            service, target = "ecr", self.headers.get("X-Amz-Target")
+            if not target.startswith(ECR_TARGET_PREFIX) or target[len(ECR_TARGET_PREFIX):] != "GetAuthorizationToken":
+                return self.error("ecr", 400, "UnknownOperationException", "unknown target %s" % target)
+            operation = "GetAuthorizationToken"
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/x-amz-json-1.1":
+                return self.error("ecr", 400, "SerializationException", "expected application/x-amz-json-1.1")
+            try:
+                params = json.loads(body.decode("utf-8") or "null")
+                if not isinstance(params, dict):
+                    raise ValueError("not an object")
+            except (ValueError, UnicodeDecodeError):
+                return self.error("ecr", 400, "SerializationException", "the body is not a JSON object")
+        elif self.command == "POST" and route == "/":
             params = dict(urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             service, operation = "ec2", params.get("Action", "")
-            if operation not in ("DescribeInstanceTypes", "DescribeInstances"):
+            if operation not in ("DescribeInstanceTypes", "DescribeInstances", "DescribeRegions"):
                 return self.error("ec2", 400, "InvalidAction", "The action %s is not valid" % operation)
             if params.get("Version") != "2016-11-15":
                 return self.error("ec2", 400, "InvalidParameterValue", "bad Version")
@@ -387,12 +474,14 @@ class Handler(BaseHTTPRequestHandler):
                     post_json(rotate["url"], {"action": "set_values", "values": rotate["values"]})
                 if service == "eks":
                     return self.error("eks", 403, "ExpiredTokenException", message)
+                if service == "ecr":
+                    return self.error("ecr", 400, "ExpiredTokenException", message)
                 return self.error("ec2", 400, "ExpiredToken", message)
             with state.lock:
                 state.note_failure("%s %s: %s: %s" % (operation, akid, code, message))
             if service == "ec2" and code != "SignatureDoesNotMatch":
                 code = "AuthFailure"
-            if service == "eks" and code == "SignatureDoesNotMatch":
+            if service in ("eks", "ecr") and code == "SignatureDoesNotMatch":
                 code = "InvalidSignatureException"
             return self.error(service, 403 if service == "eks" or code != "AuthFailure" else 401, code, message)
         with state.lock:
@@ -416,11 +505,13 @@ class Handler(BaseHTTPRequestHandler):
             if throttled:
                 state.stats["throttled"] += 1
         if deny:
-            action = ("eks:" if service == "eks" else "ec2:") + operation
+            action = service + ":" + operation
             msg = ("User: arn:aws:sts::111122223333:assumed-role/eks-node-role/%s is not authorized to "
                    "perform: %s" % ("i-0123456789abcdef0", action))
             if service == "eks":
                 return self.error("eks", 403, "AccessDeniedException", msg)
+            if service == "ecr":
+                return self.error("ecr", 400, "AccessDeniedException", msg + " on resource: *")
             return self.error("ec2", 403, "UnauthorizedOperation", msg)
         if fault is not None:
             code = fault["code"] or ("ThrottlingException" if fault["status"] == 429 else "InternalFailure")
@@ -431,13 +522,73 @@ class Handler(BaseHTTPRequestHandler):
         if throttled:
             if service == "eks":
                 return self.error("eks", 429, "TooManyRequestsException", "Rate exceeded")
+            if service == "ecr":
+                return self.error("ecr", 400, "ThrottlingException", "Rate exceeded")
             return self.error("ec2", 503, "RequestLimitExceeded", "Request limit exceeded.")
 
         if operation == "DescribeCluster":
             return self.describe_cluster(params["name"])
         if operation == "DescribeInstanceTypes":
             return self.describe_instance_types(params)
+        if operation == "DescribeAddonVersions":
+            return self.describe_addon_versions(params)
+        if operation == "GetAuthorizationToken":
+            return self.get_authorization_token()
+        if operation == "DescribeRegions":
+            return self.describe_regions(params)
         return self.describe_instances(params)
+
+    def describe_addon_versions(self, params):
+        state = self.server.state
+        addon, k8s = params.get("addonName", ""), params.get("kubernetesVersion", "")
+        try:
+            max_results = int(params.get("maxResults", "100"))
+            start = int(base64.b64decode(params["nextToken"]).decode()) if params.get("nextToken") else 0
+        except (ValueError, UnicodeDecodeError):
+            return self.error("eks", 400, "InvalidParameterException", "bad maxResults or nextToken")
+        if not 1 <= max_results <= 100:
+            return self.error("eks", 400, "InvalidParameterException", "maxResults must be 1..100")
+        with state.lock:
+            known = addon in state.addon_versions
+            versions = copy.deepcopy(state.addon_versions.get(addon, []))
+            size = min(max_results, state.addon_page_size)
+        if k8s:
+            versions = [v for v in versions
+                        if any(c.get("clusterVersion") == k8s for c in v.get("compatibilities", []))]
+        page = versions[start:start + size]
+        nxt = start + size
+        next_token = base64.b64encode(str(nxt).encode()).decode() if nxt < len(versions) else None
+        addons = []
+        if known:
+            addons = [{"addonName": addon, "type": "networking", "addonVersions": page,
+                       "publisher": "eks", "owner": "aws"}]
+        self.reply(200, json.dumps({"addons": addons, "nextToken": next_token}), "application/json")
+
+    def get_authorization_token(self):
+        state = self.server.state
+        with state.lock:
+            password = state.ecr_password
+            state.stats["ecr_tokens"] += 1
+        token = base64.b64encode(("AWS:" + password).encode()).decode()
+        data = {"authorizationData": [{
+            "authorizationToken": token,
+            "expiresAt": round(time.time() + 12 * 3600, 3),
+            "proxyEndpoint": "https://%s.dkr.ecr.%s.amazonaws.com" % (ECR_ACCOUNT, state.region)}]}
+        self.reply(200, json.dumps(data), "application/x-amz-json-1.1")
+
+    def describe_regions(self, params):
+        state = self.server.state
+        all_regions = params.get("AllRegions", "false").lower() == "true"
+        with state.lock:
+            regions = list(state.regions)
+        items = "".join(
+            "<item><regionName>%s</regionName><regionEndpoint>ec2.%s.amazonaws.com</regionEndpoint>"
+            "<optInStatus>%s</optInStatus></item>" % (escape(r["name"]), escape(r["name"]), escape(r["opt_in"]))
+            for r in regions if all_regions or r["opt_in"] != "not-opted-in")
+        xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<DescribeRegionsResponse xmlns="%s">'
+               "<requestId>00000000-emulator</requestId><regionInfo>%s</regionInfo></DescribeRegionsResponse>"
+               % (EC2_NS, items))
+        self.reply(200, xml, "text/xml;charset=UTF-8")
 
     def describe_cluster(self, name):
         state = self.server.state
@@ -549,19 +700,7 @@ def main(argv):
     server = Server((args.bind, args.port), Handler)
     server.state = State(args.region, args.page_size)
     server.verbose = args.verbose
-    port = server.server_address[1]
-    if args.port_file:
-        tmp = "%s.tmp.%d" % (args.port_file, os.getpid())
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.port_file)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file, "aws-emulator", args.verbose)
 
 
 if __name__ == "__main__":

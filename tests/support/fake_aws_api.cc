@@ -60,6 +60,54 @@ Result<InstanceDescription> FakeAwsApi::describe_instance(const AwsWhere& where,
   return next(instances, instance_i_, "instance " + instance_id);
 }
 
+Result<std::vector<AddonVersionInfo>> FakeAwsApi::describe_addon_versions(const AwsWhere& where,
+                                                                          const std::string& addon,
+                                                                          const std::string& kubernetes_minor) {
+  calls_.push_back("DescribeAddonVersions " + addon + " " + kubernetes_minor);
+  wheres_.push_back(where);
+  ++stats_.calls;
+  ++stats_.requests;
+  if (fail_addon_versions) return *fail_addon_versions;
+  std::vector<AddonVersionInfo> out;
+  auto it = addon_versions.find(addon);
+  if (it == addon_versions.end()) return out;
+  for (const auto& v : it->second) {
+    const bool fits = std::any_of(v.compatibilities.begin(), v.compatibilities.end(),
+                                  [&](const AddonCompatibility& c) { return c.cluster_version == kubernetes_minor; });
+    if (fits) out.push_back(v);
+  }
+  return out;
+}
+
+Result<EcrAuthorization> FakeAwsApi::ecr_authorization(const AwsWhere& where) {
+  calls_.push_back("GetAuthorizationToken");
+  wheres_.push_back(where);
+  ++stats_.calls;
+  ++stats_.requests;
+  if (ecr_authorizations.empty()) {
+    return make_error(Errc::AwsApi, "GetAuthorizationToken: nothing scripted (fake)");
+  }
+  return ecr_authorizations[std::min(ecr_i_++, ecr_authorizations.size() - 1)];
+}
+
+Result<std::vector<std::string>> FakeAwsApi::describe_regions(const AwsWhere& where) {
+  calls_.push_back("DescribeRegions");
+  wheres_.push_back(where);
+  ++stats_.calls;
+  ++stats_.requests;
+  if (regions.empty()) return std::vector<std::string>{};
+  return regions[std::min(regions_i_++, regions.size() - 1)];
+}
+
+AddonVersionInfo addon_version(const std::string& addon, const std::string& version, const std::string& minor,
+                               bool is_default) {
+  return AddonVersionInfo{
+      .addon_name = addon,
+      .addon_version = version,
+      .compatibilities = {AddonCompatibility{.cluster_version = minor, .default_version = is_default}},
+  };
+}
+
 ClusterInfo active_cluster(const std::string& name) {
   return ClusterInfo{
       .name = name,

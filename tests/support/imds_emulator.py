@@ -317,6 +317,23 @@ def write_port_file(path, port):
     os.replace(tmp, path)
 
 
+def serve(server, port_file=None, name="emulator", verbose=False):
+    """Publishes the bound port in port_file (atomically, once listening) and serves until
+    interrupted; shared by the IMDS, AWS API and S3 emulators."""
+    port = server.server_address[1]
+    if port_file:
+        write_port_file(port_file, port)
+    if verbose:
+        sys.stderr.write("%s: listening on %s:%d\n" % (name, server.server_address[0], port))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(description="Loopback IMDSv2 emulator (see module docstring).")
     p.add_argument("--values", default=DEFAULT_VALUES, help="JSON map of path -> string body")
@@ -338,18 +355,7 @@ def main(argv):
     server = Server((args.bind, args.port), Handler)
     server.state = State(values, max(0, args.latency_ms), args.token_ttl_max)
     server.verbose = args.verbose
-    port = server.server_address[1]
-    if args.port_file:
-        write_port_file(args.port_file, port)
-    if args.verbose:
-        sys.stderr.write("imds-emulator: listening on %s:%d\n" % (args.bind, port))
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.port_file, "imds-emulator", args.verbose)
 
 
 if __name__ == "__main__":
