@@ -1,26 +1,39 @@
 // eks-node-agent entry point: argv -> Options, the real adapters, Result -> exit status.
 // The only file that constructs platform adapters.
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/app/build.h"
+#include "agent/app/image_cache.h"
 #include "agent/app/log.h"
+#include "agent/app/progress.h"
 #include "agent/app/run.h"
+#include "agent/cli/build_cli.h"
 #include "agent/cli/config_cmd.h"
 #include "agent/cli/max_pods_cli.h"
 #include "agent/cli/options.h"
 #include "agent/app/aws_lookups.h"
 #include "agent/aws/endpoints.h"
 #include "agent/platform/asio_imds.h"
+#include "agent/compute/build_vars.h"
+#include "agent/compute/instance_types.h"
+#include "agent/model/embedded.h"
 #include "agent/platform/curl_aws_api.h"
+#include "agent/platform/curl_s3.h"
 #include "agent/platform/offline_service_manager.h"
 #include "agent/platform/posix_command_runner.h"
 #include "agent/platform/posix_root_fs.h"
@@ -282,6 +295,173 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   return 0;
 }
 
+
+// --- build-mode ----------------------------------------------------------------------------------
+
+std::string host_machine() {
+  struct utsname u {};
+  return ::uname(&u) == 0 ? u.machine : "";
+}
+
+Result<std::string> read_host_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::NotFound, "{} {}: cannot be read ({})", what, path, std::strerror(errno));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// IMDS switched off (AWS_EC2_METADATA_DISABLED=true): every request fails as unreachable, so
+// credentials come from the environment or requests go anonymously.
+class NoImds final : public Imds {
+ public:
+  Result<std::string> get(const std::string& path) override {
+    return make_error(Errc::Unavailable, "IMDS is disabled (AWS_EC2_METADATA_DISABLED): not reading {}", path);
+  }
+  std::vector<Result<std::string>> get_many(const std::vector<std::string>& paths) override {
+    std::vector<Result<std::string>> out;
+    for (const auto& p : paths) out.push_back(get(p));
+    return out;
+  }
+  ImdsStats stats() const override { return {}; }
+};
+
+bool env_true(const char* name) {
+  const char* v = env(name);
+  return v && (std::string_view(v) == "true" || std::string_view(v) == "1");
+}
+
+// `build-mode`: variables -> plan -> (dry run | IAM policy | apply into --root).
+int run_build_mode(const std::string& program, const std::vector<std::string>& args) {
+  auto parsed = cli::parse_build_args(args);
+  if (!parsed) {
+    int rc = fail(parsed.error());
+    std::cerr << "run '" << program << " build-mode --help' for usage\n";
+    return rc;
+  }
+  const cli::BuildArgs& a = *parsed;
+  if (a.help) {
+    std::cout << cli::build_help(program);
+    return 0;
+  }
+  std::vector<compute::VarFile> files;
+  for (const auto& path : a.var_files) {
+    auto text = read_host_file(path, "--var-file");
+    if (!text) return fail(text.error());
+    files.push_back({path, std::move(text).value()});
+  }
+  auto vars = compute::resolve_build_vars(embedded::file("config/build-variables.json"), files, a.assignments,
+                                          host_machine());
+  if (!vars) return fail(vars.error());
+  if (a.print_iam_policy) {
+    std::cout << compute::build_iam_policy(*vars).dump(2) << "\n";
+    return 0;
+  }
+
+  platform::SignalWatcher signals([](int, bool first) {
+    if (first) log::emit(log::Level::Notice, "SIGNAL", "stopping at the next safe point; nothing half-installed");
+  });
+  const CancelToken* cancel = &signals.token();
+  auto fs = platform::PosixRootFs::open(a.root);
+  if (!fs) return fail(fs.error().wrap("--root {}", a.root));
+  const compute::BuildFacts facts = app::gather_build_facts(**fs);
+  auto plan = compute::plan_build(*vars, facts);
+  if (!plan) return fail(plan.error());
+  for (const auto& n : plan->notes) log::info(n.id, "{}", n.message);
+  if (a.dry_run) {
+    std::cout << compute::render_build_plan(*vars, facts, *plan, a.root);
+    return 0;
+  }
+
+  platform::SteadyClock clock;
+  platform::AsioImds imds(imds_options(a.imds_endpoint, std::chrono::seconds(10)), clock, cancel);
+  const std::string domain = aws::partition_domain(vars->binary_bucket_region, "", "");
+  platform::CurlS3::Options s3;
+  s3.bucket = vars->binary_bucket_name;
+  s3.region = vars->binary_bucket_region;
+  s3.domain = domain;
+  s3.env = aws::aws_env_from(env);
+  if (const char* e = env("AWS_ENDPOINT_URL_S3"); e && *e) s3.endpoint_url_s3 = e;
+  s3.anonymous = false;
+  s3.user_agent = "eks-node-agent/" AGENT_VERSION;
+  s3.on_notice = [](const std::string& why) { log::info("S3_ANONYMOUS", "{}", why); };
+  s3.on_retry = [](const std::string& op, int attempt, std::chrono::milliseconds delay, const std::string& why) {
+    log::info("S3_RETRY", "{} attempt {} failed ({}); retrying in {} ms", op, attempt, why, delay.count());
+  };
+  // Without IMDS (a chroot build on a workstation), AWS_EC2_METADATA_DISABLED=true goes straight to
+  // environment credentials or anonymous requests.
+  NoImds no_imds;
+  Imds& creds_imds = env_true("AWS_EC2_METADATA_DISABLED") ? static_cast<Imds&>(no_imds) : imds;
+  platform::CurlS3 store(std::move(s3), creds_imds, clock, wall_now, cancel);
+  platform::CurlAwsApi aws_api(aws_options(3), creds_imds, clock, wall_now, cancel);
+  platform::PosixCommandRunner runner(std::chrono::minutes(30));
+  platform::PosixCommandRunner visible_runner(std::chrono::minutes(30), /*show_output=*/true);
+  platform::OfflineServiceManager services(**fs);
+
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  std::unique_ptr<app::DownloadProgress> current;
+  app::BuildPorts ports{.fs = **fs, .store = store, .services = services};
+  // Commands run inside the image: chroot ROOT unless the image is this system. Errors name the
+  // command, not chroot (and never its other arguments: a ctr pull carries a registry password).
+  auto in_image = [&](CommandRunner& r, const std::vector<std::string>& argv) -> Result<std::string> {
+    std::vector<std::string> full;
+    if (a.root != "/") full = {"chroot", std::filesystem::absolute(a.root).string()};
+    full.insert(full.end(), argv.begin(), argv.end());
+    auto out = r.run(full);
+    if (!out && a.root != "/") return out.error().wrap("{} in the image {}", argv[0], a.root);
+    return out;
+  };
+  ports.run_in_image = [&](const std::vector<std::string>& argv) { return in_image(runner, argv); };
+  ports.run_package_step = [&](const std::vector<std::string>& argv) { return in_image(visible_runner, argv); };
+  ports.read_self = [] { return read_host_file("/proc/self/exe", "this program"); };
+  ports.progress = [&](const compute::Download& d) -> FetchProgress {
+    current = std::make_unique<app::DownloadProgress>(std::cerr, terminal, clock, d.name);
+    return current->callback();
+  };
+  ports.downloaded = [&](const compute::Download&, std::uint64_t bytes) {
+    if (current) current->finish(bytes);
+  };
+  ports.downloaded = [&](const compute::Download&, std::uint64_t bytes) {
+    if (current) current->finish(bytes);
+  };
+  const AwsWhere where{.region = vars->binary_bucket_region, .domain = domain,
+                       .deadline = clock.now() + std::chrono::minutes(30)};
+  ports.instance_table = [&]() -> Result<std::string> {
+    app::AwsContext ctx{.api = aws_api, .clock = clock, .cancel = cancel};
+    AGENT_TRY(auto types, app::list_instance_types(ctx, where, 100, nullptr));
+    auto tables = compute::generate_tables(std::move(types), "EC2 DescribeInstanceTypes in " + where.region);
+    log::info("BUILD_INSTANCE_TYPES", "{} instance types from EC2 DescribeInstanceTypes", types.size());
+    return tables.eni_max_pods;
+  };
+  ports.cache_images = [&](const compute::BuildPlan&) -> Status {
+    app::ImageCacheRequest req;
+    req.kubernetes_version = vars->kubernetes_version_text;
+    req.pause_container_version = vars->pause_container_version;
+    req.ctr_installed = (*fs)->exists("/usr/bin/ctr") || (*fs)->exists("/usr/local/bin/ctr");
+    AGENT_TRY(auto summary, app::cache_container_images(req, aws_api, where, ports.run_in_image, clock, cancel,
+                                                        [](const std::string& line) {
+                                                          log::info("BUILD_IMAGES", "{}", line);
+                                                        }));
+    for (const auto& d : summary.diagnostics) log::warn(d.id, "{}", d.message);
+    log::info("BUILD_IMAGES", "{} images pulled from {}, {} tags for {} regions", summary.pulled.size(),
+              summary.registry, summary.tagged, summary.regions);
+    return {};
+  };
+  ports.cancel = cancel;
+  ports.agent_version = AGENT_VERSION;
+
+  app::BuildReport report;
+  Status result = app::run_build(*vars, *plan, ports, report);
+  if (current) current->abandon();
+  if (!result) {
+    int rc = fail(result.error());
+    log::emit(log::Level::Notice, "SUMMARY", "FAILED build: " + app::build_summary(*vars, report));
+    return rc;
+  }
+  log::emit(log::Level::Notice, "SUMMARY", "build: " + app::build_summary(*vars, report));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -300,6 +480,8 @@ int main(int argc, char** argv) {
     rc = cli::max_pods_main({args.begin() + 1, args.end()}, std::cout, std::cerr, imds_type, host_vcpus());
   } else if (!args.empty() && args[0] == "status") {
     rc = run_status({args.begin() + 1, args.end()});
+  } else if (!args.empty() && args[0] == "build-mode") {
+    rc = run_build_mode(program, {args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "config") {
     rc = run_config(program, {args.begin() + 1, args.end()});
   } else {

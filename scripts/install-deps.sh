@@ -9,7 +9,10 @@ PKGS=(
   libyaml-dev zlib1g-dev   # NodeConfig user data: YAML documents, gzip'd user data
   clang libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan/UBSan (ctest fuzz_smoke)
   systemd systemd-container dbus
+  busybox-static  # tests/e2e/build_test.sh: a static /bin/sh inside scratch image roots (chroot)
   python3-botocore  # tests/support/aws_emulator.py verifies SigV4 with botocore (/usr/bin/python3)
+  help2man  # eks-node-agent(8), generated from --help at build time
+  debhelper rpm lintian rpmlint  # scripts/package.sh (.deb, .rpm) and their linters (ctest packaging)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,14 +18,41 @@ extern char** environ;
 
 namespace agent::platform {
 
+namespace {
+
+// The end of a command's stderr for an error message: the last non-empty lines, at most ~600
+// characters, on one line.
+std::string stderr_tail(const std::string& err) {
+  std::string t = err;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.size() > 600) t = "..." + t.substr(t.size() - 600);
+  for (char& c : t) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return t;
+}
+
+}  // namespace
+
 Result<std::string> PosixCommandRunner::run(const std::vector<std::string>& argv) {
   if (argv.empty()) return make_error(Errc::Internal, "empty command");
   int out_pipe[2];
+  int err_pipe[2] = {-1, -1};
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return make_error(Errc::Io, "pipe: {}", std::strerror(errno));
+  if (!show_output_ && pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    return make_error(Errc::Io, "pipe: {}", std::strerror(errno));
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  if (show_output_) {
+    // Everything the command prints goes to our stderr (the build log); stdout is not kept.
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -42,42 +69,58 @@ Result<std::string> PosixCommandRunner::run(const std::vector<std::string>& argv
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
+  if (err_pipe[1] >= 0) close(err_pipe[1]);
   if (rc != 0) {
     close(out_pipe[0]);
+    if (err_pipe[0] >= 0) close(err_pipe[0]);
     return make_error(rc == ENOENT ? Errc::NotFound : Errc::Io, "{}: {}", argv[0], std::strerror(rc));
   }
-  std::string out;
+  // Read both pipes until the command closes them (or the timeout). Output beyond 1 MiB is read
+  // and dropped, so a chatty command never blocks on a full pipe or dies of SIGPIPE.
+  std::string out, err;
   char buf[4096];
   auto deadline = std::chrono::steady_clock::now() + timeout_;
   bool timed_out = false;
-  while (true) {
+  int open_fds = err_pipe[0] >= 0 ? 2 : 1;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  while (open_fds > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
     }
-    pollfd p{out_pipe[0], POLLIN, 0};
-    int pr = poll(&p, 1, static_cast<int>(left.count()));
+    int pr = poll(fds, err_pipe[0] >= 0 ? 2 : 1, static_cast<int>(left.count()));
     if (pr < 0 && errno == EINTR) continue;
     if (pr <= 0) {
       timed_out = pr == 0;
       break;
     }
-    ssize_t n = read(out_pipe[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > (1 << 20)) break;  // a version string is tiny; never buffer a flood
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      std::string& sink = i == 0 ? out : err;
+      if (sink.size() < (1 << 20)) sink.append(buf, static_cast<size_t>(n));
+    }
   }
   close(out_pipe[0]);
+  if (err_pipe[0] >= 0) close(err_pipe[0]);
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) return make_error(Errc::Timeout, "{} did not finish in {} ms", argv[0], timeout_.count());
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return make_error(Errc::Invalid, "{} failed (status {})", argv[0],
-                      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const std::string tail = stderr_tail(err);
+    if (show_output_) return make_error(Errc::Invalid, "{} failed (status {}; its output is above)", argv[0], code);
+    if (tail.empty()) return make_error(Errc::Invalid, "{} failed (status {})", argv[0], code);
+    return make_error(Errc::Invalid, "{} failed (status {}): {}", argv[0], code, tail);
   }
   return out;
 }

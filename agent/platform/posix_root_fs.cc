@@ -485,6 +485,26 @@ Result<bool> PosixRootFs::remove(const std::string& path) {
   return true;
 }
 
+Result<WriteOutcome> PosixRootFs::make_directory(const std::string& path, unsigned mode) {
+  AGENT_TRY(auto components, split_node_path(path));
+  if (components.empty()) return WriteOutcome::Unchanged;
+  if (UniqueFd existing(open_in_root(components, O_RDONLY | O_DIRECTORY)); existing.get() >= 0) {
+    return WriteOutcome::Unchanged;
+  } else if (existing.get() != -ENOENT) {
+    return fs_error(-existing.get(), "creating the directory", path, root_dir_);
+  }
+  UniqueFd dir(open_parent(components, /*create=*/true));
+  if (dir.get() < 0) return fs_error(-dir.get(), "creating the parent directories of", path, root_dir_);
+  const std::string& name = components.back();
+  if (::mkdirat(dir.get(), name.c_str(), mode) < 0) {
+    if (errno == EEXIST) return fs_error(ENOTDIR, "creating the directory", path, root_dir_);
+    return fs_error(errno, "creating the directory", path, root_dir_);
+  }
+  if (::fchmodat(dir.get(), name.c_str(), mode, 0) < 0) return fs_error(errno, "setting the mode of", path, root_dir_);
+  if (::fsync(dir.get()) < 0) return fs_error(errno, "syncing the directory of", path, root_dir_);
+  return WriteOutcome::Created;
+}
+
 Result<WriteOutcome> PosixRootFs::symlink(const std::string& target, const std::string& link) {
   AGENT_TRY(auto components, split_node_path(link));
   if (components.empty()) return make_error(Errc::Invalid, "cannot replace the root directory");

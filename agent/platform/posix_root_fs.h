@@ -57,6 +57,7 @@ class PosixRootFs final : public RootFs {
                                                      const CancelToken* cancel) override;
   Result<bool> remove(const std::string& path) override;
   Result<WriteOutcome> symlink(const std::string& target, const std::string& link) override;
+  Result<WriteOutcome> make_directory(const std::string& path, unsigned mode) override;
   Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) override;
 
  private:

@@ -69,6 +69,10 @@ class RootFs : public RootFsReader {
   }
   // Removes a file. Returns false if it did not exist (idempotent).
   virtual Result<bool> remove(const std::string& path) = 0;
+  // mkdir -p: creates the directory (and missing parents) with exactly `mode` (parents 0755).
+  // Unchanged if a directory is already there (its mode is left alone: an image builder may have
+  // set it on purpose). Errors: Io when a non-directory is in the way, Denied, naming the path.
+  virtual Result<WriteOutcome> make_directory(const std::string& path, unsigned mode) = 0;
   // Makes `link` a symlink to `target` (created, replaced atomically, or Unchanged). Missing
   // parent directories are created 0755, as for write_atomic.
   virtual Result<WriteOutcome> symlink(const std::string& target, const std::string& link) = 0;

@@ -231,6 +231,26 @@ Result<WriteOutcome> MemRootFs::symlink(const std::string& target, const std::st
   return outcome;
 }
 
+Result<WriteOutcome> MemRootFs::make_directory(const std::string& path, unsigned mode) {
+  AGENT_TRY(auto norm, normalize(path));
+  auto failed = [&](Error e) {
+    ops_.push_back(fmt::format("mkdir {} {:04o} failed", norm, mode));
+    return e;
+  };
+  if (auto f = failures_.find(norm); f != failures_.end())
+    return failed(make_error(f->second, "creating the directory {}: injected failure", path));
+  AGENT_TRY(auto real, resolve(norm));
+  if (is_dir(real)) {
+    ops_.push_back(fmt::format("mkdir {} {:04o} unchanged", norm, mode));
+    return WriteOutcome::Unchanged;
+  }
+  if (auto st = check_parents(real, path); !st) return failed(st.error());
+  if (nodes_.count(real)) return failed(make_error(Errc::Io, "creating the directory {}: Not a directory", path));
+  nodes_[real] = Node{Node::Kind::Dir, "", mode};
+  ops_.push_back(fmt::format("mkdir {} {:04o} created", norm, mode));
+  return WriteOutcome::Created;
+}
+
 namespace {
 
 // Releases its path in the owning MemRootFs's lock table when destroyed.

@@ -11,6 +11,7 @@
 //   "write /etc/x 0644 created"          (created | updated | unchanged | failed)
 //   "remove /etc/x removed"              (removed | absent | failed)
 //   "symlink /etc/l -> /etc/x created"   (created | updated | unchanged | failed)
+//   "mkdir /etc/x 0755 created"          (created | unchanged | failed)
 //   "lock /run/x/lock held"              (held | busy | failed)
 // try_lock behaves like flock between separate opens: a second try_lock of a path whose lock
 // object is alive answers busy (nullptr), whoever asks; destroying the lock frees it. A test
@@ -63,6 +64,7 @@ class MemRootFs final : public RootFs {
                                     unsigned mode) override;
   Result<bool> remove(const std::string& path) override;
   Result<WriteOutcome> symlink(const std::string& target, const std::string& link) override;
+  Result<WriteOutcome> make_directory(const std::string& path, unsigned mode) override;
   Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) override;
 
  private:

@@ -125,6 +125,7 @@ class CancelsWhileStaging final : public RootFs {
   }
   Result<bool> remove(const std::string& p) override { return inner_.remove(p); }
   Result<WriteOutcome> symlink(const std::string& t, const std::string& l) override { return inner_.symlink(t, l); }
+  Result<WriteOutcome> make_directory(const std::string& p, unsigned m) override { return inner_.make_directory(p, m); }
   Result<std::unique_ptr<Lock>> try_lock(const std::string& p, std::string_view note) override {
     return inner_.try_lock(p, note);
   }
@@ -273,6 +274,7 @@ TEST_CASE("SIGTERM just before daemon-reload leaves both the reload and the rest
     }
     Result<bool> remove(const std::string& p) override { return fs.remove(p); }
     Result<WriteOutcome> symlink(const std::string& t, const std::string& l) override { return fs.symlink(t, l); }
+    Result<WriteOutcome> make_directory(const std::string& p, unsigned m) override { return fs.make_directory(p, m); }
     Result<std::unique_ptr<Lock>> try_lock(const std::string& p, std::string_view note) override {
       return fs.try_lock(p, note);
     }
