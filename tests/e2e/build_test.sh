@@ -93,7 +93,7 @@ check "validation: an unreadable var file is named" contains "$WORK/err" "--var-
 before=$(snapshot "$P")
 build "$P" --dry-run "${VARS[@]}" cache_container_images=true
 sed "s#$P#/mnt/image#" "$WORK/out" >"$WORK/plan.txt"
-check "dry run: the plan matches tests/golden/build/dry-run-dnf.txt" diff -u "$REPO/tests/golden/build/dry-run-dnf.txt" "$WORK/plan.txt"
+check "dry run: the plan matches tests/golden/image/dry-run-dnf.txt" diff -u "$REPO/tests/golden/image/dry-run-dnf.txt" "$WORK/plan.txt"
 check "dry run: the root is untouched" equals "$(snapshot "$P")" "$before"
 
 # --- IAM policy ----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ std::string argv_line(const c::PackageStep& s) {
 }
 
 std::string read_golden(const std::string& name) {
-  std::ifstream in(std::string(AGENT_SOURCE_DIR) + "/tests/golden/build/" + name);
+  std::ifstream in(std::string(AGENT_SOURCE_DIR) + "/tests/golden/image/" + name);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
