@@ -63,7 +63,8 @@ versions; writes the files boot mode relies on (this agent at /usr/bin/eks-node-
 /etc/eks/eks-node-agent and /etc/eks/bootstrap.sh links, eni-max-pods.txt, kubelet-config.json,
 kubeconfig, the credential provider config, kubelet.service, containerd's config, sysctl and
 module settings, /etc/eks/kubelet-version.txt and containerd-version.txt); enables
-eks-node-agent.service offline. A re-run skips what is installed and verified.
+kubelet.service (held back until boot mode has written the CA) and eks-node-agent.service
+offline. A re-run skips what is installed and verified.
 
 Options:
   --var-file FILE       JSON object of variables; repeatable, later files win

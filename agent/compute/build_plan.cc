@@ -200,9 +200,9 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
 
   // --- the agent at the paths user data calls ---------------------------------------------
   plan.links = {{kAgentBinaryPath, kAgentEksPath}, {"eks-node-agent", kBootstrapShPath}};
-  // kubelet.service stays disabled, as install-worker.sh left it: the agent enables and starts it
-  // once the node's configuration is written (README "Build mode").
-  plan.enable_units = {kAgentUnit};
+  // Both enabled in the image. kubelet.service's ConditionPathExists on the CA keeps it from
+  // starting before boot mode has written the node's configuration (README "Build mode").
+  plan.enable_units = {"kubelet.service", kAgentUnit};
 
   plan.cache_container_images = v.cache_container_images;
   plan.refresh_instance_types = v.refresh_instance_types;
@@ -240,6 +240,7 @@ std::string render_build_plan(const BuildVars& v, const BuildFacts& facts, const
   step(fmt::format("install {} 755 (this binary)", kAgentBinaryPath));
   for (const auto& d : plan.directories) step("directory " + d);
   for (const auto& f : plan.files) step(fmt::format("write {} {:o}", f.path, f.mode));
+  step("write " + std::string(kBuildInfoPath) + " 644 (variables and installed checksums)");
   for (const auto& l : plan.links) step(fmt::format("link {} -> {}", l.link, l.target));
   for (const auto& u : plan.enable_units) step("enable " + u + " (offline: [Install] symlinks)");
   if (plan.refresh_instance_types) {
@@ -249,7 +250,6 @@ std::string render_build_plan(const BuildVars& v, const BuildFacts& facts, const
     step("cache images with containerd (ctr): " + plan.sandbox_image +
          ", kube-proxy and VPC CNI (EKS DescribeAddonVersions), tagged for every region");
   }
-  step("write " + std::string(kBuildInfoPath) + " (variables and installed checksums)");
   for (const auto& d : plan.notes) out += fmt::format("note: {}\n", d.message);
   return out;
 }

@@ -124,7 +124,8 @@ check "full build: sysctl settings" contains "$R/etc/sysctl.d/99-kubernetes-cri.
 check "full build: module settings" contains "$R/etc/modules-load.d/containerd.conf" "br_netfilter"
 check "full build: kubelet's directories" test -d "$R/etc/kubernetes/manifests" -a -d "$R/opt/cni/bin"
 check "full build: the agent unit enabled offline" equals "$(readlink "$R/etc/systemd/system/multi-user.target.wants/eks-node-agent.service")" /etc/systemd/system/eks-node-agent.service
-check "full build: kubelet.service left disabled until boot" test ! -e "$R/etc/systemd/system/multi-user.target.wants/kubelet.service"
+check "full build: kubelet.service enabled offline" equals "$(readlink "$R/etc/systemd/system/multi-user.target.wants/kubelet.service")" /etc/systemd/system/kubelet.service
+check "full build: ... but held back until the CA exists" contains "$R/etc/systemd/system/kubelet.service" "ConditionPathExists=/etc/kubernetes/pki/ca.crt"
 check "full build: containerd installed through dnf in the image" contains "$R/var/log/fake-dnf.log" "dnf install -y containerd-1.7.*"
 check "full build: versions locked" contains "$R/var/log/fake-dnf.log" "dnf versionlock add kernel-5.10* runc-1.* containerd-1.7.*"
 check "full build: build-info.json records the kubelet digest" contains "$R/etc/eks/build-info.json" "$(cut -c1-64 "$BUCKET_DIR/amazon-eks/$PREFIX/kubelet.sha256")"

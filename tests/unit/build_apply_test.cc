@@ -100,7 +100,8 @@ TEST_CASE("run_build: a full build installs binaries, packages, files, links and
   CHECK(img.fs.read(c::kKubeletVersionPath).value() == "v1.30.4\n");
   CHECK(img.fs.read(c::kContainerdVersionPath).value() == "1.7.20\n");
   CHECK(img.fs.node("/etc/kubernetes/manifests")->kind == MemRootFs::Node::Kind::Dir);
-  CHECK(img.services.calls() == std::vector<std::string>{"enable eks-node-agent.service"});
+  CHECK(img.services.calls() ==
+        std::vector<std::string>{"enable kubelet.service", "enable eks-node-agent.service"});
   REQUIRE(img.commands.size() == 6);
   CHECK(img.commands[0] == "dnf install -y dnf-command(versionlock)");
   CHECK(img.commands[5] == "containerd --version");

@@ -139,7 +139,7 @@ TEST_CASE("build plan: the agent's links and unit") {
   CHECK(p->links[0].link == "/etc/eks/eks-node-agent");
   CHECK(p->links[0].target == "/usr/bin/eks-node-agent");
   CHECK(p->links[1].link == "/etc/eks/bootstrap.sh");
-  CHECK(p->enable_units == std::vector<std::string>{"eks-node-agent.service"});
+  CHECK(p->enable_units == std::vector<std::string>{"kubelet.service", "eks-node-agent.service"});
   CHECK(file(*p, "/etc/systemd/system/eks-node-agent.service") != nullptr);
   // A package already put the unit in /usr/lib/systemd/system: no shadowing copy in /etc.
   c::BuildFacts packaged = facts();
