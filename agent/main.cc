@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <memory>
 #include <thread>
 
@@ -303,12 +302,18 @@ std::string host_machine() {
   return ::uname(&u) == 0 ? u.machine : "";
 }
 
+// A whole host file (a --var-file, this binary), read straight into one string: the binary can be
+// tens of MiB, and a stringstream would hold it twice.
 Result<std::string> read_host_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(Errc::NotFound, "{} {}: cannot be read ({})", what, path, std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string out;
+  std::error_code ec;
+  if (auto size = std::filesystem::file_size(path, ec); !ec) out.reserve(size);
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) out.append(buf, static_cast<size_t>(in.gcount()));
+  if (in.bad()) return make_error(Errc::Io, "{} {}: read failed", what, path);
+  return out;
 }
 
 // IMDS switched off (AWS_EC2_METADATA_DISABLED=true): every request fails as unreachable, so

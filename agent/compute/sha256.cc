@@ -1,5 +1,6 @@
 #include "agent/compute/sha256.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -41,21 +42,37 @@ void compress(std::array<std::uint32_t, 8>& h, const unsigned char* block) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
-  std::array<std::uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+Sha256::Sha256() : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+
+void Sha256::update(std::string_view data) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  const size_t full = data.size() / 64 * 64;
-  for (size_t i = 0; i < full; i += 64) compress(h, p + i);
-  // The tail, the 0x80 marker and the bit length, in one or two final blocks.
+  std::size_t n = data.size();
+  length_ += n;
+  std::array<std::uint32_t, 8> h;
+  std::copy(std::begin(h_), std::end(h_), h.begin());
+  if (used_ > 0) {  // top up the pending block first
+    const std::size_t take = std::min(n, 64 - used_);
+    std::copy(p, p + take, block_ + used_);
+    used_ += take, p += take, n -= take;
+    if (used_ == 64) compress(h, block_), used_ = 0;
+  }
+  for (; n >= 64; p += 64, n -= 64) compress(h, p);
+  std::copy(p, p + n, block_ + used_);
+  used_ += n;
+  std::copy(h.begin(), h.end(), std::begin(h_));
+}
+
+std::string Sha256::hex_digest() {
+  // The 0x80 marker, zeros, and the bit length in the last 8 bytes of one or two final blocks.
+  const std::uint64_t bits = length_ * 8;
   std::array<unsigned char, 128> tail{};
-  const size_t rest = data.size() - full;
-  for (size_t i = 0; i < rest; ++i) tail[i] = p[full + i];
-  tail[rest] = 0x80;
-  const size_t blocks = rest + 9 > 64 ? 2 : 1;
-  const std::uint64_t bits = std::uint64_t(data.size()) * 8;
+  std::copy(block_, block_ + used_, tail.begin());
+  tail[used_] = 0x80;
+  const std::size_t blocks = used_ + 9 > 64 ? 2 : 1;
   for (int i = 0; i < 8; ++i) tail[blocks * 64 - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
-  for (size_t b = 0; b < blocks; ++b) compress(h, tail.data() + 64 * b);
+  std::array<std::uint32_t, 8> h;
+  std::copy(std::begin(h_), std::end(h_), h.begin());
+  for (std::size_t b = 0; b < blocks; ++b) compress(h, tail.data() + 64 * b);
 
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -64,6 +81,12 @@ std::string sha256_hex(std::string_view data) {
     for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(word >> shift) & 0xf]);
   }
   return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  Sha256 s;
+  s.update(data);
+  return s.hex_digest();
 }
 
 std::string parse_sha256_file(std::string_view text) {

@@ -299,6 +299,21 @@ Result<std::string> PosixRootFs::read(const std::string& path) const {
   return out;
 }
 
+Status PosixRootFs::read_chunks(const std::string& path,
+                               const std::function<void(std::string_view)>& sink) const {
+  AGENT_TRY(auto components, split_node_path(path));
+  UniqueFd fd(open_in_root(components, O_RDONLY | O_NOCTTY));
+  if (fd.get() < 0) return fs_error(-fd.get(), "reading", path, root_dir_);
+  std::string buf(1 << 20, '\0');
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fs_error(errno, "reading", path, root_dir_);
+    if (n == 0) return {};
+    sink(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+}
+
 bool PosixRootFs::exists(const std::string& path) const {
   auto components = split_node_path(path);
   if (!components) return false;

@@ -1,6 +1,7 @@
 // RootFs: the node's filesystem, every path node-absolute ("/etc/eks/x") and resolved under one
 // root directory (/ on a node, a scratch dir in tests, the image root in build mode).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,14 @@ class RootFsReader {
   virtual bool exists(const std::string& path) const = 0;
   // Names in a directory, sorted, without "." and "..". Errors: NotFound, Io.
   virtual Result<std::vector<std::string>> list(const std::string& path) const = 0;
+  // The file's contents in pieces, in order, for files too big to hold (build mode hashes
+  // installed binaries this way). Errors as read(). The default reads the whole file once.
+  virtual Status read_chunks(const std::string& path,
+                             const std::function<void(std::string_view)>& sink) const {
+    AGENT_TRY(std::string all, read(path));
+    sink(all);
+    return {};
+  }
 };
 
 class RootFs : public RootFsReader {

@@ -427,3 +427,24 @@ TEST_CASE("outcome_name spells the three outcomes") {
   CHECK(std::string(agent::outcome_name(WriteOutcome::Updated)) == "updated");
   CHECK(std::string(agent::outcome_name(WriteOutcome::Unchanged)) == "unchanged");
 }
+
+TEST_CASE("read_chunks streams a file larger than its buffer, in order, resolved in the root") {
+  TempDir root("rootfs");
+  FOR_EACH_RESOLVER(resolver);
+  auto fs = open_with(root.path(), resolver);
+  if (!fs) return;
+  std::string big;
+  for (int i = 0; i < (3 << 20) + 17; ++i) big.push_back(static_cast<char>('a' + i % 26));
+  REQUIRE(fs->write_atomic("/usr/bin/kubelet", big, 0755));
+  std::string joined;
+  int pieces = 0;
+  REQUIRE(fs->read_chunks("/usr/bin/kubelet", [&](std::string_view p) {
+    joined.append(p);
+    ++pieces;
+  }));
+  CHECK(joined == big);
+  CHECK(pieces >= 4);  // 1 MiB at a time: never the whole file in one piece
+  auto missing = fs->read_chunks("/usr/bin/absent", [](std::string_view) {});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::NotFound);
+}

@@ -33,3 +33,18 @@ TEST_CASE("sha256: sha256sum files") {
   CHECK(c::parse_sha256_file(d + "0  kubelet") == "");
   CHECK(c::parse_sha256_file("<html>Access Denied</html>") == "");
 }
+
+TEST_CASE("sha256: fed in pieces of any size, the same digest") {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 7 + 3));
+  const std::string whole = c::sha256_hex(data);
+  for (size_t piece : {1u, 3u, 63u, 64u, 65u, 127u, 500u}) {
+    CAPTURE(piece);
+    c::Sha256 s;
+    for (size_t i = 0; i < data.size(); i += piece) s.update(std::string_view(data).substr(i, piece));
+    CHECK(s.hex_digest() == whole);
+  }
+  c::Sha256 empty;
+  empty.update("");
+  CHECK(empty.hex_digest() == c::sha256_hex(""));
+}
