@@ -418,7 +418,16 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   };
   ports.run_in_image = [&](const std::vector<std::string>& argv) { return in_image(runner, argv); };
   ports.run_package_step = [&](const std::vector<std::string>& argv) { return in_image(visible_runner, argv); };
-  ports.read_self = [] { return read_host_file("/proc/self/exe", "this program"); };
+  ports.read_self = [](const std::function<Status(std::string_view)>& sink) -> Status {
+    std::ifstream in("/proc/self/exe", std::ios::binary);
+    if (!in) return make_error(Errc::Io, "this program (/proc/self/exe) cannot be read: {}", std::strerror(errno));
+    std::string buf(1 << 20, '\0');
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+      AGENT_TRY_STATUS(sink(std::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
+    }
+    if (in.bad()) return make_error(Errc::Io, "reading this program (/proc/self/exe) failed");
+    return {};
+  };
   ports.progress = [&](const compute::Download& d) -> FetchProgress {
     current = std::make_unique<app::DownloadProgress>(std::cerr, terminal, clock, d.name);
     return current->callback();

@@ -16,7 +16,9 @@ using compute::Download;
 struct Fetched {
   const Download* download;
   std::string digest;
-  std::optional<std::string> bytes;  // nullopt: already installed with this digest
+  // The downloaded object in a temp file beside its target; null: already installed with this
+  // digest.
+  std::unique_ptr<RootFs::StagedFile> staged;
 };
 
 // Step 1 for one binary. Returns nullopt in `out` for an optional binary the bucket lacks.
@@ -48,27 +50,43 @@ Status fetch_one(const Download& d, BuildPorts& ports, std::optional<Fetched>& o
       ports.fs.read_chunks(d.path, [&](std::string_view piece) { installed.update(piece); }) &&
       installed.hex_digest() == digest) {
     ++report.verified_in_place;
-    out = Fetched{&d, digest, std::nullopt};
+    out = Fetched{&d, digest, nullptr};
     return {};
   }
+  // Streamed into a temp file beside the target and hashed on the way: a release is hundreds of
+  // MiB and is never held in memory. The temp file is renamed only by the install batch, after
+  // every binary has matched; on any failure it is removed.
+  AGENT_TRY(std::unique_ptr<RootFs::StagedFile> staged, ports.fs.stage_file(d.path, d.mode));
+  compute::Sha256 hash;
+  std::uint64_t size = 0;
+  const ObjectStore::Sink sink{
+      .write = [&](std::string_view piece) -> Status {
+        hash.update(piece);
+        size += piece.size();
+        return staged->write(piece);
+      },
+      .restart = [&]() -> Status {
+        hash = compute::Sha256();
+        size = 0;
+        return staged->truncate();
+      }};
   FetchProgress progress = ports.progress ? ports.progress(d) : FetchProgress{};
-  auto body = ports.store.get(d.key, progress);
-  if (!body) {
-    if (body.error().code == Errc::NotFound) {
+  if (auto got = ports.store.get_to(d.key, sink, progress); !got) {
+    if (got.error().code == Errc::NotFound) {
       return make_error(Errc::NotFound, "{} is missing (its checksum file exists); the bucket's release is "
                         "incomplete", ports.store.url_of(d.key));
     }
-    return body.error().wrap("fetching {}", d.name);
+    return got.error().wrap("fetching {}", d.name);
   }
-  const std::string actual = compute::sha256_hex(*body);
+  const std::string actual = hash.hex_digest();
   if (actual != digest) {
     return make_error(Errc::Invalid, "checksum mismatch for {}: {} says {}, the object's SHA-256 is {}; "
                       "nothing was installed",
                       ports.store.url_of(d.key), ports.store.url_of(sum_key), digest, actual);
   }
   ++report.fetched;
-  if (ports.downloaded) ports.downloaded(d, body->size());
-  out = Fetched{&d, digest, std::move(body).value()};
+  if (ports.downloaded) ports.downloaded(d, size);
+  out = Fetched{&d, digest, std::move(staged)};
   return {};
 }
 
@@ -142,7 +160,22 @@ Status run_build(const compute::BuildVars& vars, const compute::BuildPlan& plan,
                       "(/usr/bin/containerd) while install_packages=false; install containerd first or set "
                       "cache_container_images=false");
   }
-  AGENT_TRY(std::string self, ports.read_self());
+  // This agent: staged (streamed) only when the installed copy differs, so a re-run rewrites nothing.
+  compute::Sha256 self_hash;
+  AGENT_TRY_STATUS(ports.read_self([&](std::string_view piece) -> Status {
+    self_hash.update(piece);
+    return {};
+  }));
+  const std::string self_digest = self_hash.hex_digest();
+  compute::Sha256 installed_agent;
+  std::unique_ptr<RootFs::StagedFile> self_staged;
+  if (!(ports.fs.exists(compute::kAgentBinaryPath) &&
+        ports.fs.read_chunks(compute::kAgentBinaryPath,
+                             [&](std::string_view piece) { installed_agent.update(piece); }) &&
+        installed_agent.hex_digest() == self_digest)) {
+    AGENT_TRY(self_staged, ports.fs.stage_file(compute::kAgentBinaryPath, 0755));
+    AGENT_TRY_STATUS(ports.read_self([&](std::string_view piece) { return self_staged->write(piece); }));
+  }
 
   // --- 2. packages ---------------------------------------------------------------------------
   for (const auto& step : plan.packages) {
@@ -181,12 +214,16 @@ Status run_build(const compute::BuildVars& vars, const compute::BuildPlan& plan,
   std::vector<RootFs::FileContent> batch;
   for (const auto& f : fetched) {
     digests.emplace_back(f.download->path, f.digest);
-    if (f.bytes) batch.push_back({f.download->path, *f.bytes, f.download->mode});
+    if (f.staged) batch.push_back({.path = f.download->path, .mode = f.download->mode, .staged = f.staged.get()});
   }
-  batch.push_back({compute::kAgentBinaryPath, self, 0755});
-  for (const auto& f : files) batch.push_back({f.path, f.bytes, f.mode});
+  if (self_staged) {
+    batch.push_back({.path = compute::kAgentBinaryPath, .mode = 0755, .staged = self_staged.get()});
+  } else {
+    ++report.unchanged;
+  }
+  for (const auto& f : files) batch.push_back({.path = f.path, .bytes = f.bytes, .mode = f.mode});
   const std::string info = build_info_json(vars, digests, report.containerd_version, ports.agent_version);
-  batch.push_back({compute::kBuildInfoPath, info, 0644});
+  batch.push_back({.path = compute::kBuildInfoPath, .bytes = info, .mode = 0644});
   AGENT_TRY(std::vector<WriteOutcome> outcomes, ports.fs.write_atomic_all(batch, ports.cancel));
   for (size_t i = 0; i < outcomes.size(); ++i) count(outcomes[i], batch[i].path, report);
   for (const auto& l : plan.links) {

@@ -36,8 +36,9 @@ struct BuildPorts {
   // The same for package steps, whose output the operator should see (main: straight to stderr).
   // Empty: run_in_image.
   std::function<Result<std::string>(const std::vector<std::string>& argv)> run_package_step;
-  // This program's own bytes (installed as /usr/bin/eks-node-agent).
-  std::function<Result<std::string>()> read_self;
+  // This program's own bytes (installed as /usr/bin/eks-node-agent), in pieces: a binary with
+  // debug info is tens of MiB.
+  std::function<Status(const std::function<Status(std::string_view)>& sink)> read_self;
   // A progress observer for one download (may be empty, or return an empty function).
   std::function<FetchProgress(const compute::Download&)> progress;
   // Told when that download completed and matched its checksum (may be empty).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <cctype>
 #include <charconv>
 
@@ -30,6 +31,8 @@ struct Transfer {
   std::uint64_t expected = 0;  // Content-Length of the final answer, 0 when unknown
   std::uint64_t reported = 0;  // bytes last told to the progress callback
   bool too_big = false;
+  std::uint64_t received = 0;        // body bytes of this answer, kept or sunk
+  std::optional<Error> sink_error;   // the sink refused a piece
 };
 
 bool is_success(int status) { return status >= 200 && status < 300; }
@@ -66,7 +69,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
         t->too_big = true;
         return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
       }
-      t->answer.body.reserve(static_cast<size_t>(length));
+      if (t->request->sink == nullptr) t->answer.body.reserve(static_cast<size_t>(length));
     }
   }
   t->answer.headers.emplace_back(std::move(name), std::string(value));
@@ -76,9 +79,17 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t bytes = size * n;
-  if (t->answer.body.size() + bytes > t->request->max_body) {
+  if (t->received + bytes > t->request->max_body) {
     t->too_big = true;
     return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+  }
+  t->received += bytes;
+  if (t->request->sink != nullptr && is_success(t->status)) {
+    if (auto st = (*t->request->sink)(std::string_view(data, bytes)); !st) {
+      t->sink_error = st.error();
+      return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+    }
+    return bytes;
   }
   t->answer.body.append(data, bytes);
   return bytes;
@@ -195,6 +206,7 @@ Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
   if (rc == CURLE_ABORTED_BY_CALLBACK && is_cancelled(r.cancel)) {
     return r.cancel->interrupted(fmt::format("during {}", r.what.empty() ? r.url : r.what));
   }
+  if (t.sink_error) return *t.sink_error;
   if (t.too_big) {
     return make_error(Errc::Unsupported, "the answer is over {} bytes", r.max_body);
   }
@@ -203,14 +215,14 @@ Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
     // which.
     double elapsed_s = 0;
     c.easy_getinfo(h, CURLINFO_TOTAL_TIME, &elapsed_s);
-    const double mib = static_cast<double>(t.answer.body.size()) / (1024.0 * 1024.0);
+    const double mib = static_cast<double>(t.received) / (1024.0 * 1024.0);
     if (r.stall_timeout.count() > 0 &&
         elapsed_s * 1000.0 + 500.0 < static_cast<double>(timeout_ms)) {
       return make_error(Errc::Timeout,
                         "the transfer stalled: no data for {} s ({:.1f} MiB received)",
                         r.stall_timeout.count(), mib);
     }
-    if (!t.answer.body.empty()) {
+    if (t.received > 0) {
       return make_error(Errc::Timeout,
                         "the answer did not complete within {} ms ({:.1f} MiB received)",
                         timeout_ms, mib);
@@ -227,7 +239,7 @@ Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
   t.answer.status = static_cast<int>(status);
   if (r.progress != nullptr && *r.progress && is_success(t.answer.status)) {
     // The last word: everything arrived (also for an empty object, which never made progress).
-    const auto got = static_cast<std::uint64_t>(t.answer.body.size());
+    const auto got = t.received;
     if (got != t.reported || got == 0) (*r.progress)(got, std::max(t.expected, got));
   }
   return std::move(t.answer);

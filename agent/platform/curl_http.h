@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,6 +61,9 @@ struct CurlRequest {
   std::chrono::seconds stall_timeout{0};
   std::size_t max_body = 16u << 20;         // larger answers abort the exchange
   const FetchProgress* progress = nullptr;  // told about the body of a 2xx answer as it arrives
+  // When set, the body of a 2xx answer goes here piece by piece instead of into CurlAnswer::body
+  // (max_body still applies); an error from it ends the exchange with that error.
+  const std::function<Status(std::string_view)>* sink = nullptr;
   const CancelToken* cancel = nullptr;      // looked at from libcurl's progress callback
   std::string what;                         // "DescribeCluster at URL", for the Interrupted message
 };

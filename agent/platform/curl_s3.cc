@@ -72,7 +72,8 @@ Result<MaybeCredentials> CurlS3::credentials(bool force) {
 }
 
 Result<CurlAnswer> CurlS3::attempt(const std::string& key, const MaybeCredentials& creds,
-                                   const FetchProgress& progress) {
+                                   const FetchProgress& progress,
+                                   const std::function<Status(std::string_view)>* sink) {
   const aws::S3Location& where = *location_;
   const std::string url = aws::s3_object_url(where, key);
   const auto deadline = options_.deadline.value_or(steady_clock::time_point::max());
@@ -86,6 +87,7 @@ Result<CurlAnswer> CurlS3::attempt(const std::string& key, const MaybeCredential
                       .stall_timeout = options_.stall_timeout,
                       .max_body = options_.max_object_bytes,
                       .progress = &progress,
+                      .sink = sink,
                       .cancel = cancel_,
                       .what = "GetObject " + aws::s3_uri(where.bucket, key)};
   if (creds) {
@@ -98,6 +100,28 @@ Result<CurlAnswer> CurlS3::attempt(const std::string& key, const MaybeCredential
 }
 
 Result<std::string> CurlS3::get(const std::string& key, const FetchProgress& progress) {
+  AGENT_TRY(CurlAnswer answer, fetch(key, progress, nullptr));
+  stats_.bytes += answer.body.size();
+  return std::move(answer.body);
+}
+
+Status CurlS3::get_to(const std::string& key, const Sink& sink, const FetchProgress& progress) {
+  std::uint64_t bytes = 0;
+  const std::function<Status(std::string_view)> counted = [&](std::string_view piece) {
+    bytes += piece.size();
+    return sink.write(piece);
+  };
+  const Sink wrapped{.write = counted, .restart = [&] {
+                       bytes = 0;
+                       return sink.restart();
+                     }};
+  AGENT_TRY(CurlAnswer answer, fetch(key, progress, &wrapped));
+  (void)answer;
+  stats_.bytes += bytes;
+  return {};
+}
+
+Result<CurlAnswer> CurlS3::fetch(const std::string& key, const FetchProgress& progress, const Sink* sink) {
   ++stats_.gets;
   if (!location_) return location_.error();
   AGENT_TRY_STATUS(aws::check_s3_key(key));
@@ -117,7 +141,11 @@ Result<std::string> CurlS3::get(const std::string& key, const FetchProgress& pro
                                                 options_.retry.max_attempts - 1)};
   AwsCallHooks hooks;
   hooks.credentials = [this](bool force) { return credentials(force); };
-  hooks.attempt = [&](const MaybeCredentials& creds) { return attempt(key, creds, progress); };
+  hooks.attempt = [&](const MaybeCredentials& creds) -> Result<CurlAnswer> {
+    if (sink == nullptr) return attempt(key, creds, progress, nullptr);
+    AGENT_TRY_STATUS(sink->restart());  // every attempt starts from byte 0
+    return attempt(key, creds, progress, &sink->write);
+  };
   hooks.judge = [&](const CurlAnswer& a, const MaybeCredentials& creds) {
     const aws::ApiError err = aws::parse_s3_error(a.status, a.body);
     AnswerVerdict v{.outcome = aws::classify(err),
@@ -145,8 +173,7 @@ Result<std::string> CurlS3::get(const std::string& key, const FetchProgress& pro
     }
     return answer.error();
   }
-  stats_.bytes += answer->body.size();
-  return std::move(answer->body);
+  return answer;
 }
 
 }  // namespace agent::platform

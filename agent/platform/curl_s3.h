@@ -93,6 +93,9 @@ class CurlS3 final : public ObjectStore {
   // Errors as in ObjectStore, plus Errc::Invalid (before any request) for a malformed key, bucket
   // name, region or endpoint override.
   Result<std::string> get(const std::string& key, const FetchProgress& progress) override;
+  // Streams the 2xx body into sink.write through libcurl's write callback (never held whole);
+  // sink.restart before each attempt.
+  Status get_to(const std::string& key, const Sink& sink, const FetchProgress& progress) override;
   std::string url_of(const std::string& key) const override;
 
   Stats stats() const;
@@ -101,7 +104,10 @@ class CurlS3 final : public ObjectStore {
  private:
   Result<MaybeCredentials> credentials(bool force);
   Result<CurlAnswer> attempt(const std::string& key, const MaybeCredentials& creds,
-                             const FetchProgress& progress);
+                             const FetchProgress& progress,
+                             const std::function<Status(std::string_view)>* sink);
+  // get() and get_to(): the retried GetObject; with `sink`, the body goes there.
+  Result<CurlAnswer> fetch(const std::string& key, const FetchProgress& progress, const Sink* sink);
 
   Options options_;
   Clock& clock_;

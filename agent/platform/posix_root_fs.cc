@@ -430,6 +430,70 @@ Result<WriteOutcome> PosixRootFs::write_atomic(const std::string& path, std::str
   return s.outcome;
 }
 
+namespace {
+
+// PosixRootFs's StagedFile: an open temp file in the target's directory.
+class PosixStagedFile final : public RootFs::StagedFile {
+ public:
+  PosixStagedFile(std::string path, std::string name, std::string tmp, UniqueFd dir, UniqueFd fd,
+                  std::string root_dir)
+      : path_(std::move(path)), name_(std::move(name)), tmp_(std::move(tmp)), dir_(std::move(dir)),
+        fd_(std::move(fd)), root_dir_(std::move(root_dir)) {}
+  ~PosixStagedFile() override {
+    fd_.reset();
+    if (!tmp_.empty()) ::unlinkat(dir_.get(), tmp_.c_str(), 0);
+  }
+  Status write(std::string_view piece) override {
+    if (fd_.get() < 0) return make_error(Errc::Internal, "{}: staged file already handed over", path_);
+    if (int r = write_all(fd_.get(), piece); r < 0) return fs_error(-r, "writing", path_, root_dir_);
+    return {};
+  }
+  Status truncate() override {
+    if (fd_.get() < 0) return make_error(Errc::Internal, "{}: staged file already handed over", path_);
+    if (::ftruncate(fd_.get(), 0) < 0 || ::lseek(fd_.get(), 0, SEEK_SET) < 0)
+      return fs_error(errno, "truncating the temp file of", path_, root_dir_);
+    return {};
+  }
+  // Gives the temp file to a batch: closed, no longer removed by this object.
+  Status hand_over(std::string& name, std::string& tmp, UniqueFd& dir) {
+    if (::close(fd_.release()) < 0) return fs_error(errno, "closing the temp file of", path_, root_dir_);
+    name = name_;
+    tmp = std::exchange(tmp_, std::string());
+    dir = std::move(dir_);
+    return {};
+  }
+
+ private:
+  std::string path_, name_, tmp_;
+  UniqueFd dir_, fd_;
+  std::string root_dir_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RootFs::StagedFile>> PosixRootFs::stage_file(const std::string& path, unsigned mode) {
+  AGENT_TRY(auto components, split_node_path(path));
+  if (components.empty()) return make_error(Errc::Invalid, "cannot write to the root directory");
+  UniqueFd dir(open_parent(components, /*create=*/true));
+  if (dir.get() < 0) return fs_error(-dir.get(), "creating the parent directories of", path, root_dir_);
+  const std::string& name = components.back();
+  std::string tmp;
+  UniqueFd out;
+  for (int attempt = 0; attempt < 100 && out.get() < 0; ++attempt) {
+    tmp = temp_name(name);
+    out.reset(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (out.get() < 0 && errno != EEXIST) return fs_error(errno, "creating a temp file for", path, root_dir_);
+  }
+  if (out.get() < 0) return fs_error(EEXIST, "creating a temp file for", path, root_dir_);
+  if (::fchmod(out.get(), mode) < 0) {
+    int e = errno;
+    ::unlinkat(dir.get(), tmp.c_str(), 0);
+    return fs_error(e, "setting the mode of", path, root_dir_);
+  }
+  return std::unique_ptr<StagedFile>(
+      std::make_unique<PosixStagedFile>(path, name, tmp, std::move(dir), std::move(out), root_dir_));
+}
+
 Result<std::vector<WriteOutcome>> PosixRootFs::write_atomic_all(const std::vector<FileContent>& files,
                                                                 const CancelToken* cancel) {
   std::vector<Staged> staged;
@@ -454,6 +518,25 @@ Result<std::vector<WriteOutcome>> PosixRootFs::write_atomic_all(const std::vecto
     return {};
   };
   for (const auto& f : files) {
+    if (f.staged != nullptr) {
+      auto* p = dynamic_cast<PosixStagedFile*>(f.staged);
+      if (p == nullptr) {
+        drop_temps();
+        return make_error(Errc::Internal, "{}: staged by another RootFs", f.path);
+      }
+      Staged st;
+      st.path = f.path;
+      if (auto handed = p->hand_over(st.name, st.tmp, st.dir); !handed) {
+        drop_temps();
+        return handed.error();
+      }
+      struct stat existing;
+      st.outcome = ::fstatat(st.dir.get(), st.name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0
+                       ? WriteOutcome::Updated
+                       : WriteOutcome::Created;
+      staged.push_back(std::move(st));
+      continue;
+    }
     auto s = stage(f.path, f.bytes, f.mode, /*sync=*/false);
     if (!s) {
       drop_temps();

@@ -60,6 +60,9 @@ class PosixRootFs final : public RootFs {
   Result<bool> remove(const std::string& path) override;
   Result<WriteOutcome> symlink(const std::string& target, const std::string& link) override;
   Result<WriteOutcome> make_directory(const std::string& path, unsigned mode) override;
+  // A temp file beside the target (created like write_atomic's, 0600 until fchmod to `mode`);
+  // write_atomic_all takes it over, syncs it with the batch and renames it.
+  Result<std::unique_ptr<StagedFile>> stage_file(const std::string& path, unsigned mode) override;
   Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) override;
 
  private:

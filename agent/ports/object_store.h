@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "agent/model/result.h"
 
@@ -27,6 +28,19 @@ class ObjectStore {
   //   Errc::Interrupted  cancelled
   // `progress` may be empty.
   virtual Result<std::string> get(const std::string& key, const FetchProgress& progress) = 0;
+  // The same object streamed into `sink` piece by piece (for objects too big to hold: build mode
+  // writes them straight into staged temp files). `restart` is called before the first piece of
+  // every attempt, so a retried download starts again from byte 0; an error from `write` or
+  // `restart` ends the call with that error, not retried. The default holds the whole object.
+  struct Sink {
+    std::function<Status(std::string_view)> write;
+    std::function<Status()> restart;
+  };
+  virtual Status get_to(const std::string& key, const Sink& sink, const FetchProgress& progress) {
+    AGENT_TRY(std::string all, get(key, progress));
+    AGENT_TRY_STATUS(sink.restart());
+    return sink.write(all);
+  }
   // How to name `key` in messages and the plan: "s3://bucket/key".
   virtual std::string url_of(const std::string& key) const = 0;
 };

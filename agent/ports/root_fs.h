@@ -51,11 +51,26 @@ class RootFs : public RootFsReader {
   // is Unchanged. On any failure the temp file is removed and the old file is intact.
   virtual Result<WriteOutcome> write_atomic(const std::string& path, std::string_view bytes,
                                             unsigned mode) = 0;
-  // One file of a batch for write_atomic_all.
+  // A file written piece by piece into a temp file beside its target (mode already set), which
+  // only write_atomic_all renames over the target. Destroying it without that removes the temp
+  // file. For contents too big to hold in memory (build mode's downloads).
+  class StagedFile {
+   public:
+    virtual ~StagedFile() = default;
+    virtual Status write(std::string_view piece) = 0;
+    virtual Status truncate() = 0;  // start again from empty (a retried download)
+  };
+  // Errors: as write_atomic's when it creates its temp file. The default keeps the bytes in memory.
+  virtual Result<std::unique_ptr<StagedFile>> stage_file(const std::string& path, unsigned mode);
+
+  // One file of a batch for write_atomic_all: `bytes`, or, when `staged` is set, the contents of
+  // that staged file of this RootFs (then `bytes` is ignored, the file always counts as Created or
+  // Updated, and the batch takes its temp file over).
   struct FileContent {
     std::string path;
     std::string_view bytes;
     unsigned mode = 0644;
+    StagedFile* staged = nullptr;
   };
   // Writes several files, each with write_atomic's guarantees (never a partial file; unchanged
   // bytes not touched), but lets the implementation make them durable together: PosixRootFs writes
@@ -71,11 +86,17 @@ class RootFs : public RootFsReader {
     if (is_cancelled(cancel)) return cancel->interrupted("before writing the node's files");
     std::vector<WriteOutcome> out;
     for (const auto& f : files) {
-      AGENT_TRY(WriteOutcome o, write_atomic(f.path, f.bytes, f.mode));
+      AGENT_TRY(WriteOutcome o, write_atomic(f.path, f.staged ? buffered_bytes(*f.staged) : f.bytes, f.mode));
       out.push_back(o);
     }
     return out;
   }
+
+ protected:
+  // The bytes of a StagedFile made by the default stage_file (for the default write_atomic_all).
+  static std::string_view buffered_bytes(const StagedFile& f);
+
+ public:
   // Removes a file. Returns false if it did not exist (idempotent).
   virtual Result<bool> remove(const std::string& path) = 0;
   // mkdir -p: creates the directory (and missing parents) with exactly `mode` (parents 0755).
@@ -98,5 +119,27 @@ class RootFs : public RootFsReader {
   // can read to say whom it waits for. Errors: Denied, Io, naming the path.
   virtual Result<std::unique_ptr<Lock>> try_lock(const std::string& path, std::string_view note) = 0;
 };
+
+// The default staging: the bytes in memory, written by write_atomic_all like any other file.
+class BufferedStagedFile final : public RootFs::StagedFile {
+ public:
+  Status write(std::string_view piece) override {
+    bytes.append(piece);
+    return {};
+  }
+  Status truncate() override {
+    bytes.clear();
+    return {};
+  }
+  std::string bytes;
+};
+
+inline Result<std::unique_ptr<RootFs::StagedFile>> RootFs::stage_file(const std::string&, unsigned) {
+  return std::unique_ptr<StagedFile>(std::make_unique<BufferedStagedFile>());
+}
+
+inline std::string_view RootFs::buffered_bytes(const StagedFile& f) {
+  return static_cast<const BufferedStagedFile&>(f).bytes;
+}
 
 }  // namespace agent

@@ -588,3 +588,56 @@ TEST_CASE("files under --root are served, and a corrupted checksum can be asked 
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("get_to streams the body in pieces, and a retried download starts the sink again") {
+  Rig r;
+  r.options.anonymous = true;
+  r.options.stall_timeout = 1s;
+  r.options.retry = agent::aws_retry_policy(1);  // 2 attempts
+  r.s3.control({{"action", "put"}, {"bucket", kBucket}, {"key", kKey}, {"size", 200000}});
+  // The same bytes through get(), for comparison.
+  auto whole = r.store().get(kKey, {});
+  REQUIRE(whole);
+  r.s3.control({{"action", "slow"},
+                {"key", kKey},
+                {"chunk_bytes", 65536},
+                {"chunk_ms", 0},
+                {"stall_after", 100000},
+                {"count", 1}});
+  auto store = r.store();
+  std::string sunk;
+  int pieces = 0, restarts = 0;
+  const agent::ObjectStore::Sink sink{.write = [&](std::string_view p) -> agent::Status {
+                                        sunk.append(p);
+                                        ++pieces;
+                                        return {};
+                                      },
+                                      .restart = [&]() -> agent::Status {
+                                        sunk.clear();
+                                        ++restarts;
+                                        return {};
+                                      }};
+  auto st = store.get_to(kKey, sink, {});
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().message));
+  CHECK(sunk == *whole);  // the stalled attempt's first 100000 bytes were thrown away
+  CHECK(restarts == 2);   // before each attempt
+  CHECK(pieces > 2);
+  CHECK(store.stats().bytes == 200000);
+}
+
+TEST_CASE("an error from the sink ends get_to with that error, not retried") {
+  Rig r;
+  r.options.anonymous = true;
+  r.s3.put(kBucket, kKey, "bytes that cannot be written");
+  auto store = r.store();
+  const agent::ObjectStore::Sink sink{
+      .write = [](std::string_view) -> agent::Status {
+        return agent::make_error(Errc::Io, "writing /usr/bin/.kubelet.tmp: No space left on device");
+      },
+      .restart = []() -> agent::Status { return {}; }};
+  auto st = store.get_to(kKey, sink, {});
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::Io);
+  CHECK(contains(st.error().message, "No space left on device"));
+  CHECK(store.stats().requests == 1);
+}

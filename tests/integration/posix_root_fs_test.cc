@@ -2,6 +2,7 @@
 // resolution runs twice: with openat2(RESOLVE_IN_ROOT) and with the userspace fallback walk.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <csignal>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include "agent/platform/posix_root_fs.h"
 
 namespace fs = std::filesystem;
+using agent::CancelToken;
 using agent::Errc;
 using agent::WriteOutcome;
 using agent::platform::PosixRootFs;
@@ -447,4 +449,59 @@ TEST_CASE("read_chunks streams a file larger than its buffer, in order, resolved
   auto missing = fs->read_chunks("/usr/bin/absent", [](std::string_view) {});
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == Errc::NotFound);
+}
+
+TEST_CASE("stage_file: written in pieces, renamed by the batch with its mode; dropped if never committed") {
+  TempDir root("rootfs");
+  FOR_EACH_RESOLVER(resolver);
+  auto fs = open_with(root.path(), resolver);
+  if (!fs) return;
+  auto temps = [&] {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(root.path())) {
+      if (e.path().filename().string().find(".tmp") != std::string::npos) ++n;
+    }
+    return n;
+  };
+  {
+    auto dropped = fs->stage_file("/usr/bin/kubectl", 0755);
+    REQUIRE(dropped);
+    REQUIRE((*dropped)->write("half a download"));
+    CHECK(temps() == 1);
+  }
+  CHECK(temps() == 0);  // destroyed without a batch: nothing left behind
+  CHECK_FALSE(fs::exists(root / "usr/bin/kubectl"));
+
+  auto staged = fs->stage_file("/usr/bin/kubelet", 0755);
+  REQUIRE(staged);
+  REQUIRE((*staged)->write("first attempt, cut off"));
+  REQUIRE((*staged)->truncate());
+  REQUIRE((*staged)->write("#!/bin/sh\n"));
+  REQUIRE((*staged)->write("echo kubelet\n"));
+  CHECK_FALSE(fs::exists(root / "usr/bin/kubelet"));  // not before the batch
+  std::vector<agent::RootFs::FileContent> batch = {
+      {.path = "/usr/bin/kubelet", .mode = 0755, .staged = staged->get()},
+      {.path = "/etc/eks/kubelet-version.txt", .bytes = "v1.30.4\n", .mode = 0644}};
+  auto out = fs->write_atomic_all(batch, nullptr);
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
+  CHECK((*out)[0] == WriteOutcome::Created);
+  CHECK(slurp(root / "usr/bin/kubelet") == "#!/bin/sh\necho kubelet\n");
+  CHECK((lstat_of(root / "usr/bin/kubelet").st_mode & 07777) == 0755);
+  staged->reset();  // the batch took the temp file over: nothing to remove, nothing removed
+  CHECK(fs::exists(root / "usr/bin/kubelet"));
+  CHECK(temps() == 0);
+
+  // A cancelled batch removes the staged temp file too.
+  auto again = fs->stage_file("/usr/bin/kubelet", 0755);
+  REQUIRE(again);
+  REQUIRE((*again)->write("new bytes"));
+  CancelToken cancel;
+  cancel.cancel(SIGTERM);
+  std::vector<agent::RootFs::FileContent> cancelled = {{.path = "/usr/bin/kubelet", .mode = 0755, .staged = again->get()}};
+  auto c = fs->write_atomic_all(cancelled, &cancel);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == Errc::Interrupted);
+  again->reset();
+  CHECK(temps() == 0);
+  CHECK(slurp(root / "usr/bin/kubelet") == "#!/bin/sh\necho kubelet\n");
 }

@@ -79,7 +79,11 @@ struct Image {
       if (line == "containerd --version") return std::string("containerd github.com/containerd/containerd v1.7.20 8fc6\n");
       return std::string();
     };
-    ports.read_self = [] { return Result<std::string>(std::string("AGENT-BINARY")); };
+    ports.read_self = [](const std::function<agent::Status(std::string_view)>& sink) {
+      // In two pieces, as a real read would deliver it.
+      if (auto st = sink("AGENT-"); !st) return st;
+      return sink("BINARY");
+    };
     ports.agent_version = "9.9.9";
     return agent::app::run_build(vars, plan, ports, report);
   }
@@ -186,7 +190,7 @@ TEST_CASE("run_build: a failing package step stops before anything is installed"
     }
     return std::string();
   };
-  ports.read_self = [] { return Result<std::string>(std::string("AGENT")); };
+  ports.read_self = [](const std::function<agent::Status(std::string_view)>& sink) { return sink("AGENT"); };
   agent::app::BuildReport report;
   auto st = agent::app::run_build(*v, *p, ports, report);
   REQUIRE_FALSE(st);
