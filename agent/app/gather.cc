@@ -11,6 +11,7 @@
 #include "agent/compute/accelerator.h"
 #include "agent/compute/cluster_config.h"
 #include "agent/compute/instance_types.h"
+#include "agent/compute/kubelet_args.h"
 #include "agent/compute/containerd_config.h"
 #include "agent/compute/ecr.h"
 #include "agent/compute/plan_node.h"
@@ -192,7 +193,10 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   }
   const NodeConfig effective = compute::with_cluster(config, f.cluster);
   const NodeConfig& c = effective;
-  if (aws && c.hostname_source == HostnameSource::Ec2) {
+  // A --hostname-override in the extra args wins over every source (plan_node), so EC2 is not asked.
+  auto extra = compute::inspect_extra_args(c.kubelet_extra_args);
+  const bool user_hostname = extra && extra->hostname_override;
+  if (aws && c.hostname_source == HostnameSource::Ec2 && !user_hostname) {
     AGENT_TRY(f.ec2_private_dns_name, ec2_private_dns_name(*aws, where, in.instance_id));
   }
 

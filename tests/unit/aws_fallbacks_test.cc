@@ -413,6 +413,16 @@ TEST_CASE("--hostname-source: IMDS by default, EC2 PrivateDnsName, or the instan
   CHECK(n.aws.calls() == std::vector<std::string>{"DescribeInstances i-0123456789abcdef0"});
 }
 
+TEST_CASE("--hostname-source ec2 with a --hostname-override in the extra args asks EC2 nothing") {
+  Node n;
+  NodeConfig cfg = complete();
+  cfg.hostname_source = HostnameSource::Ec2;
+  cfg.kubelet_extra_args = "--node-labels=a=b --hostname-override=my-node.example";
+  const std::string dropin = args_dropin(n.plan(cfg));
+  CHECK_FALSE(contains(dropin, "--hostname-override="));  // the user's, in the extra args, stands
+  CHECK(n.aws.calls().empty());
+}
+
 // --- generated tables ------------------------------------------------------------------------
 
 TEST_CASE("generated tables: sorted, deduplicated, in data/'s formats, unusable types skipped") {
