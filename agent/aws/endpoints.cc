@@ -114,9 +114,15 @@ Result<std::string> service_endpoint(Service service, const std::string& region,
       return make_error(Errc::Invalid, "'{}' is not an AWS region name", region);
     }
   }
+  const std::string suffix = domain.empty() ? "amazonaws.com" : domain;
+  if (env.use_fips) {
+    const bool gov = region.rfind("us-gov-", 0) == 0;
+    if (service != Service::Ecr && gov) return fmt::format("https://{}.{}.{}", signing_name(service), region, suffix);
+    return fmt::format("https://{}-fips.{}.{}", signing_name(service), region, suffix);
+  }
   // ECR's API lives under "api.ecr." (plain "ecr." is not its API host).
   return fmt::format("https://{}{}.{}.{}", service == Service::Ecr ? "api." : "", signing_name(service),
-                     region, domain.empty() ? "amazonaws.com" : domain);
+                     region, suffix);
 }
 
 std::string url_host(std::string_view url) {

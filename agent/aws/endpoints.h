@@ -19,6 +19,7 @@ struct AwsEnv {
   std::optional<std::string> endpoint_url_ec2;   // AWS_ENDPOINT_URL_EC2
   std::optional<std::string> endpoint_url_ecr;   // AWS_ENDPOINT_URL_ECR
   bool ignore_configured_endpoint_urls = false;  // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true
+  bool use_fips = false;                         // AWS_USE_FIPS_ENDPOINT=true: FIPS endpoints
   std::optional<std::string> https_proxy;        // HTTPS_PROXY, else https_proxy
   std::optional<std::string> http_proxy;         // HTTP_PROXY, else http_proxy
   std::optional<std::string> no_proxy;           // NO_PROXY, else no_proxy
@@ -49,6 +50,8 @@ AwsEnv aws_env_from(Getenv&& getenv) {
   e.endpoint_url_ecr = get("AWS_ENDPOINT_URL_ECR");
   auto ignore = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
   e.ignore_configured_endpoint_urls = ignore && (*ignore == "true" || *ignore == "TRUE");
+  auto fips = get("AWS_USE_FIPS_ENDPOINT");
+  e.use_fips = fips && (*fips == "true" || *fips == "TRUE");
   e.https_proxy = either("HTTPS_PROXY", "https_proxy");
   e.http_proxy = either("HTTP_PROXY", "http_proxy");
   e.no_proxy = either("NO_PROXY", "no_proxy");
@@ -72,7 +75,10 @@ std::string partition_domain(const std::string& region, const std::string& imds_
 // "https://api.ecr.us-west-2.amazonaws.com", or the override: AWS_ENDPOINT_URL_EKS /
 // AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL_ECR, else AWS_ENDPOINT_URL (unless
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS). An override must be an http:// or https:// URL (trailing
-// slashes are dropped). Errors: Invalid naming the variable, or an empty region.
+// slashes are dropped). With AWS_USE_FIPS_ENDPOINT=true (and no override) the FIPS endpoint, by
+// the SDKs' default rule SERVICE-fips.REGION.DOMAIN (ecr-fips for ECR's API), except EKS and EC2 in
+// GovCloud (us-gov-*), whose standard endpoints are the FIPS ones.
+// Errors: Invalid naming the variable, or an empty region.
 Result<std::string> service_endpoint(Service service, const std::string& region,
                                      const std::string& domain, const AwsEnv& env);
 

@@ -77,10 +77,11 @@ Status check_s3_key(std::string_view key) {
 std::string s3_bucket_url(const S3Location& where) {
   if (where.endpoint) return fmt::format("{}/{}", *where.endpoint, where.bucket);
   const std::string& domain = where.domain.empty() ? std::string("amazonaws.com") : where.domain;
+  const char* s3 = where.fips ? "s3-fips" : "s3";
   if (where.bucket.find('.') != std::string::npos) {
-    return fmt::format("https://s3.{}.{}/{}", where.region, domain, where.bucket);
+    return fmt::format("https://{}.{}.{}/{}", s3, where.region, domain, where.bucket);
   }
-  return fmt::format("https://{}.s3.{}.{}", where.bucket, where.region, domain);
+  return fmt::format("https://{}.{}.{}.{}", where.bucket, s3, where.region, domain);
 }
 
 std::string s3_key_path(std::string_view key) {

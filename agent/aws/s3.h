@@ -28,6 +28,7 @@ struct S3Location {
   std::string region;                    // the bucket's region: signing scope and host
   std::string domain = "amazonaws.com";  // the partition's DNS suffix (amazonaws.com.cn, ...)
   std::optional<std::string> endpoint;   // an override (s3_endpoint_override): path-style
+  bool fips = false;                     // AWS_USE_FIPS_ENDPOINT: s3-fips.REGION.DOMAIN
   bool operator==(const S3Location&) const = default;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "agent/aws/endpoints.h"
+#include "agent/aws/s3.h"
 #include "agent/compute/containerd_config.h"
 #include "agent/compute/credential_provider.h"
 #include "agent/compute/ecr.h"
@@ -113,17 +114,6 @@ const char* package_manager_name(PackageManager pm) {
     case PackageManager::None: return "none";
   }
   return "none";
-}
-
-std::string partition_of(const std::string& region) {
-  auto starts = [&](const char* p) { return region.rfind(p, 0) == 0; };
-  if (starts("cn-")) return "aws-cn";
-  if (starts("us-gov-")) return "aws-us-gov";
-  if (starts("us-isob-")) return "aws-iso-b";
-  if (starts("us-isof-")) return "aws-iso-f";
-  if (starts("eu-isoe-")) return "aws-iso-e";
-  if (starts("us-iso-")) return "aws-iso";
-  return "aws";
 }
 
 Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
@@ -255,7 +245,7 @@ std::string render_build_plan(const BuildVars& v, const BuildFacts& facts, const
 }
 
 nlohmann::ordered_json build_iam_policy(const BuildVars& v) {
-  const std::string partition = partition_of(v.binary_bucket_region);
+  const std::string partition = aws::arn_partition(v.binary_bucket_region);
   const std::string domain = aws::partition_domain(v.binary_bucket_region, "", "");
   const EcrRegistry ecr = ecr_registry_for(v.binary_bucket_region, domain, std::nullopt);
   std::vector<std::string> actions = {

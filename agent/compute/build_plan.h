@@ -87,7 +87,4 @@ std::string render_build_plan(const BuildVars& vars, const BuildFacts& facts, co
 // cache re-tagging) and ec2:DescribeInstanceTypes (refresh_instance_types) when those are on.
 nlohmann::ordered_json build_iam_policy(const BuildVars& vars);
 
-// "aws", "aws-cn", "aws-us-gov", "aws-iso", ... from a region name.
-std::string partition_of(const std::string& region);
-
 }  // namespace agent::compute

@@ -19,7 +19,8 @@ Result<aws::S3Location> location_from(const CurlS3::Options& o) {
   AGENT_TRY(std::optional<std::string> endpoint,
             aws::s3_endpoint_override(o.env, o.endpoint_url_s3));
   aws::S3Location where{
-      .bucket = o.bucket, .region = o.region, .domain = o.domain, .endpoint = std::move(endpoint)};
+      .bucket = o.bucket, .region = o.region, .domain = o.domain, .endpoint = std::move(endpoint),
+      .fips = o.env.use_fips};
   AGENT_TRY_STATUS(aws::check_s3_location(where));
   return where;
 }

@@ -69,6 +69,22 @@ TEST_CASE("AWS_ENDPOINT_URL_EKS/_EC2 win over AWS_ENDPOINT_URL, which wins over 
   CHECK(bad.error().message.find("AWS_ENDPOINT_URL_EKS") != std::string::npos);
 }
 
+TEST_CASE("AWS_USE_FIPS_ENDPOINT=true: FIPS endpoints; GovCloud's EKS and EC2 are FIPS already") {
+  auto fips = env_of({{"AWS_USE_FIPS_ENDPOINT", "true"}});
+  CHECK(fips.use_fips);
+  CHECK(*service_endpoint(Service::Eks, "us-east-1", "amazonaws.com", fips) == "https://eks-fips.us-east-1.amazonaws.com");
+  CHECK(*service_endpoint(Service::Ec2, "us-west-2", "amazonaws.com", fips) == "https://ec2-fips.us-west-2.amazonaws.com");
+  CHECK(*service_endpoint(Service::Ecr, "us-east-2", "amazonaws.com", fips) == "https://ecr-fips.us-east-2.amazonaws.com");
+  CHECK(*service_endpoint(Service::Eks, "us-gov-west-1", "amazonaws.com", fips) == "https://eks.us-gov-west-1.amazonaws.com");
+  CHECK(*service_endpoint(Service::Ec2, "us-gov-east-1", "amazonaws.com", fips) == "https://ec2.us-gov-east-1.amazonaws.com");
+  CHECK(*service_endpoint(Service::Ecr, "us-gov-west-1", "amazonaws.com", fips) == "https://ecr-fips.us-gov-west-1.amazonaws.com");
+  // Off unless exactly true; an explicit endpoint still wins.
+  CHECK_FALSE(env_of({{"AWS_USE_FIPS_ENDPOINT", "false"}}).use_fips);
+  CHECK_FALSE(env_of({{"AWS_USE_FIPS_ENDPOINT", "1"}}).use_fips);
+  auto both = env_of({{"AWS_USE_FIPS_ENDPOINT", "true"}, {"AWS_ENDPOINT_URL_EKS", "http://127.0.0.1:1"}});
+  CHECK(*service_endpoint(Service::Eks, "us-east-1", "amazonaws.com", both) == "http://127.0.0.1:1");
+}
+
 TEST_CASE("the proxy: HTTPS_PROXY for https, HTTP_PROXY for http, NO_PROXY exempts") {
   auto e = env_of({{"HTTPS_PROXY", "proxy.corp:3128"}, {"http_proxy", "http://plain:80"},
                    {"NO_PROXY", "localhost, .internal.corp,10.0.0.0/8,eks.us-east-1.amazonaws.com:443"}});

@@ -31,6 +31,10 @@ TEST_CASE("object URLs are virtual-hosted by default and path-style under an end
   CHECK(agent::aws::s3_object_url(china, "k") ==
         "https://amazon-eks.s3.cn-north-1.amazonaws.com.cn/k");
 
+  S3Location fips = kEks;
+  fips.fips = true;
+  CHECK(agent::aws::s3_bucket_url(fips) == "https://amazon-eks.s3-fips.us-west-2.amazonaws.com");
+
   S3Location dotted{.bucket = "my.bucket", .region = "eu-west-1"};
   CHECK(agent::aws::s3_object_url(dotted, "k") == "https://s3.eu-west-1.amazonaws.com/my.bucket/k");
 
