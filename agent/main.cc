@@ -438,13 +438,20 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   ports.downloaded = [&](const compute::Download&, std::uint64_t bytes) {
     if (current) current->finish(bytes);
   };
-  const AwsWhere where{.region = vars->binary_bucket_region, .domain = domain,
-                       .deadline = clock.now() + std::chrono::minutes(30)};
+  // Each AWS step gets its own 30 minutes from when it starts (downloads and package steps before
+  // it may take long).
+  auto where = [&] {
+    return AwsWhere{.region = vars->binary_bucket_region, .domain = domain,
+                    .deadline = clock.now() + std::chrono::minutes(30)};
+  };
   ports.instance_table = [&]() -> Result<std::string> {
     app::AwsContext ctx{.api = aws_api, .clock = clock, .cancel = cancel};
-    AGENT_TRY(auto types, app::list_instance_types(ctx, where, 100, nullptr));
-    auto tables = compute::generate_tables(std::move(types), "EC2 DescribeInstanceTypes in " + where.region);
-    log::info("BUILD_INSTANCE_TYPES", "{} instance types from EC2 DescribeInstanceTypes", types.size());
+    const AwsWhere at = where();
+    AGENT_TRY(auto types, app::list_instance_types(ctx, at, 100, nullptr));
+    const size_t listed = types.size();
+    auto tables = compute::generate_tables(std::move(types), "EC2 DescribeInstanceTypes in " + at.region);
+    log::info("BUILD_INSTANCE_TYPES", "{} instance types from EC2 DescribeInstanceTypes ({} without usable "
+              "networking facts)", listed, tables.skipped.size());
     return tables.eni_max_pods;
   };
   ports.cache_images = [&](const compute::BuildPlan&) -> Status {
@@ -452,7 +459,7 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
     req.kubernetes_version = vars->kubernetes_version_text;
     req.pause_container_version = vars->pause_container_version;
     req.ctr_installed = (*fs)->exists("/usr/bin/ctr") || (*fs)->exists("/usr/local/bin/ctr");
-    AGENT_TRY(auto summary, app::cache_container_images(req, aws_api, where, ports.run_in_image, clock, cancel,
+    AGENT_TRY(auto summary, app::cache_container_images(req, aws_api, where(), ports.run_in_image, clock, cancel,
                                                         [](const std::string& line) {
                                                           log::info("BUILD_IMAGES", "{}", line);
                                                         }));
