@@ -139,6 +139,10 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.kubelet_flags = s.kubelet_flags;
     took("spec.kubelet.flags");
   }
+  if (s.max_pods_expression && !s.max_pods_expression->empty()) {
+    n.max_pods_expression = *s.max_pods_expression;
+    took("spec.kubelet.maxPodsExpression");
+  }
   if (s.containerd_config && !s.containerd_config->empty()) {
     if (given(o, "--containerd-config-file")) {
       overridden("spec.containerd.config", "--containerd-config-file");

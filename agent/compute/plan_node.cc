@@ -17,6 +17,7 @@
 #include "agent/compute/kubelet_args.h"
 #include "agent/compute/kubelet_config.h"
 #include "agent/compute/max_pods.h"
+#include "agent/compute/max_pods_expression.h"
 #include "agent/compute/reserved.h"
 #include "agent/compute/user_config.h"
 #include "agent/userdata/merge.h"
@@ -204,6 +205,29 @@ Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
   }
   int max_pods = mp.value;
   std::string max_pods_source = mp.source;
+  if (c.max_pods_expression && !c.max_pods_expression->empty()) {
+    // nodeadm's spec.kubelet.maxPodsExpression: evaluated over the type's networking facts with
+    // the computed value as max_pods; on any failure the computed value stands (with a warning),
+    // and without networking facts it is not evaluated at all, as nodeadm does.
+    std::optional<NetworkingFacts> net = builtin_networking(in.instance_type);
+    if (!net && f.instance_type_info) net = networking_facts_from(*f.instance_type_info);
+    if (!net || net->max_enis <= 0) {
+      warn(plan, "MAXPODS_EXPRESSION_SKIPPED",
+           fmt::format("spec.kubelet.maxPodsExpression not evaluated: no networking facts for '{}'; using {}",
+                       in.instance_type, max_pods));
+    } else if (auto v = evaluate_max_pods_expression(
+                   *c.max_pods_expression,
+                   {.default_enis = net->max_enis, .ips_per_eni = net->ipv4_per_eni, .max_pods = max_pods})) {
+      note(plan, "MAXPODS_FROM_EXPRESSION",
+           fmt::format("spec.kubelet.maxPodsExpression '{}' = {} (default_enis {}, ips_per_eni {}, max_pods {})",
+                       *c.max_pods_expression, *v, net->max_enis, net->ipv4_per_eni, max_pods));
+      max_pods = *v;
+      max_pods_source = "spec.kubelet.maxPodsExpression";
+    } else {
+      warn(plan, "MAXPODS_EXPRESSION_FAILED",
+           fmt::format("{}; using the computed max pods {}", v.error().message, max_pods));
+    }
+  }
   if (extra.max_pods) {
     // kubelet takes the last --max-pods on its command line, and it wins over maxPods in the
     // config; kubeReserved must follow the value kubelet will really use (eksctl#7946).

@@ -42,6 +42,7 @@ struct NodeConfig {
   nlohmann::json kubelet_config = nlohmann::json::object();  // KubeletConfiguration fields; win
                                                             // over the computed ones
   std::vector<std::string> kubelet_flags;            // kubelet flags after the agent's own
+  std::optional<std::string> max_pods_expression;    // spec.kubelet.maxPodsExpression (CEL subset)
   std::optional<std::string> containerd_config_toml;  // TOML merged over the generated config
   std::optional<nlohmann::json> base_runtime_spec;    // merged over the default OCI runtime spec
   std::optional<std::string> local_disks_mount_path;  // localStorage.mountPath

@@ -77,6 +77,7 @@ Result<NodeConfigDoc> merge(NodeConfigDoc base, const NodeConfigDoc& later) {
   take(d.id, s.id);
   merge_json(d.kubelet_config, s.kubelet_config);
   d.kubelet_flags.insert(d.kubelet_flags.end(), s.kubelet_flags.begin(), s.kubelet_flags.end());
+  if (s.max_pods_expression && !s.max_pods_expression->empty()) d.max_pods_expression = s.max_pods_expression;
   if (s.containerd_config) {
     if (!d.containerd_config || d.containerd_config->empty()) {
       d.containerd_config = s.containerd_config;

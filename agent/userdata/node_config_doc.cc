@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "agent/compute/base64.h"
+#include "agent/compute/max_pods_expression.h"
 
 namespace agent::userdata {
 namespace {
@@ -170,10 +171,16 @@ Status read_kubelet(Reader& r, const json& kubelet, NodeConfigSpec& s) {
     }
     s.kubelet_flags = std::move(*flags);
   }
-  if (kubelet.contains("maxPodsExpression") && !kubelet["maxPodsExpression"].is_null()) {
-    r.warn(p + "/maxPodsExpression",
-           "spec.kubelet.maxPodsExpression (a CEL expression) is not supported and is ignored; set "
-           "spec.kubelet.config.maxPods instead");
+  AGENT_TRY(s.max_pods_expression, r.string(kubelet, p, "maxPodsExpression"));
+  if (s.max_pods_expression && !s.max_pods_expression->empty()) {
+    // Compiled now with sample values, so that a typo is reported with its document position
+    // instead of surfacing as a warning at bootstrap.
+    auto probe = compute::evaluate_max_pods_expression(*s.max_pods_expression,
+                                                       {.default_enis = 3, .ips_per_eni = 10, .max_pods = 29});
+    if (!probe && probe.error().message.starts_with("failed to compile")) {
+      return r.error(p + "/maxPodsExpression",
+                     fmt::format("spec.kubelet.maxPodsExpression: {}", probe.error().message));
+    }
   }
   return {};
 }

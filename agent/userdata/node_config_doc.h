@@ -45,6 +45,7 @@ struct NodeConfigSpec {
   // spec.kubelet
   nlohmann::json kubelet_config = nlohmann::json::object();  // KubeletConfiguration fields
   std::vector<std::string> kubelet_flags;
+  std::optional<std::string> max_pods_expression;    // an integer CEL expression (max_pods_expression.h)
   // spec.containerd
   std::optional<std::string> containerd_config;      // TOML, merged over the generated config
   std::optional<nlohmann::json> base_runtime_spec;   // OCI spec fields, merged over the default

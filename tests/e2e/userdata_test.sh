@@ -126,6 +126,26 @@ ud_agent "$R"
 check "bare YAML: exit 0" expect_rc 0
 check "bare YAML: kubeconfig names the cluster" kubeconfig_has "$R" bare-yaml
 
+# --- spec.kubelet.maxPodsExpression (m5.large in the emulator: 3 ENIs x 10 IPv4, table 29) ---------
+nodeconfig expr-cluster "  kubelet:
+    maxPodsExpression: \"(default_enis - 1) * (ips_per_eni - 1) + 2\"
+" >"$WORK/ud/expr.yaml"
+set_user_data "$WORK/ud/expr.yaml"
+R=$(new_root expr)
+ud_agent "$R"
+check "maxPodsExpression: exit 0" expect_rc 0
+check "maxPodsExpression: maxPods is the expression's value" json_eq "$R$KCFG" 'd["maxPods"]' 20
+check "maxPodsExpression: kubeReserved memory follows it" json_eq "$R$KCFG" 'd["kubeReserved"]["memory"]' '"475Mi"'
+nodeconfig expr-bad "  kubelet:
+    maxPodsExpression: default_enis + fake_variable
+" >"$WORK/ud/expr-bad.yaml"
+set_user_data "$WORK/ud/expr-bad.yaml"
+R=$(new_root expr-bad)
+ud_agent "$R"
+check "maxPodsExpression: a typo is refused before anything is written (exit 3)" expect_rc 3
+check "maxPodsExpression: ... naming the line and the undeclared name" contains "$WORK/err" "fake_variable"
+check "maxPodsExpression: ... nothing written" no_file "$R$KCFG"
+
 # --- AL2 user data (a shell script calling bootstrap.sh): nothing to do ----------------------------
 karpenter_al2 >"$WORK/ud/karpenter-al2"
 set_user_data "$WORK/ud/karpenter-al2"

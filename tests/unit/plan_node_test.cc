@@ -200,6 +200,34 @@ TEST_CASE("the AL2 golden node (m4.xlarge, 2 vCPUs, kubelet 1.27) plans the sect
   }
 }
 
+TEST_CASE("spec.kubelet.maxPodsExpression replaces max pods, and kubeReserved memory follows it") {
+  NodeConfig cfg = config();
+  // m4.xlarge: 4 ENIs x 15 IPv4; the table says 58.
+  cfg.max_pods_expression = "(default_enis - 1) * (ips_per_eni - 1) + 2";
+  const Plan p = plan(cfg, facts());
+  auto k = nlohmann::json::parse(file(p, c::kKubeletConfigPath).bytes);
+  CHECK(k["maxPods"] == 44);
+  CHECK(k["kubeReserved"]["memory"] == "739Mi");  // 11 * 44 + 255
+  CHECK(p.values["maxPodsSource"] == "spec.kubelet.maxPodsExpression");
+
+  cfg.max_pods_expression = "max_pods < 30 ? max_pods : 30";
+  CHECK(nlohmann::json::parse(file(plan(cfg, facts()), c::kKubeletConfigPath).bytes)["maxPods"] == 30);
+
+  // A failing expression keeps the computed value, with a warning.
+  cfg.max_pods_expression = "max_pods - 58";
+  const Plan bad = plan(cfg, facts());
+  CHECK(nlohmann::json::parse(file(bad, c::kKubeletConfigPath).bytes)["maxPods"] == 58);
+  bool warned = false;
+  for (const auto& d : bad.diagnostics) warned = warned || d.id == "MAXPODS_EXPRESSION_FAILED";
+  CHECK(warned);
+
+  // An explicit --max-pods in the extra args still wins over the expression.
+  cfg.max_pods_expression = "max_pods + 2";
+  cfg.kubelet_extra_args = "--max-pods=20";
+  const Plan extra = plan(cfg, facts());
+  CHECK(extra.values["maxPods"] == 20);
+}
+
 TEST_CASE("plan_node is deterministic and idempotent over its own kubelet config") {
   const Plan first = plan(config(), facts());
   CHECK(plan(config(), facts()) == first);

@@ -113,12 +113,18 @@ TEST_CASE("unsupported fields and gates are warnings that say what to do") {
   ParsedNodeConfig p = ok(kHead + "  kubelet:\n    maxPodsExpression: max_pods + 2\n"
                                   "  instance:\n    network:\n      nameservers: [8.8.8.8]\n"
                                   "  featureGates:\n    FastImagePull: true\n    SomethingNew: true\n");
-  REQUIRE(p.warnings.size() == 4);
-  CHECK(p.warnings[0].find("maxPodsExpression") != std::string::npos);
-  CHECK(p.warnings[0].find("spec.kubelet.config.maxPods") != std::string::npos);
-  CHECK(p.warnings[1].find("systemd-resolved") != std::string::npos);
-  CHECK(p.warnings[2].find("FastImagePull") != std::string::npos);
-  CHECK(p.warnings[3].find("unknown feature gate SomethingNew") != std::string::npos);
+  REQUIRE(p.warnings.size() == 3);
+  CHECK(p.warnings[0].find("systemd-resolved") != std::string::npos);
+  CHECK(p.warnings[1].find("FastImagePull") != std::string::npos);
+  CHECK(p.warnings[2].find("unknown feature gate SomethingNew") != std::string::npos);
+  CHECK(p.doc.spec.max_pods_expression == "max_pods + 2");
+}
+
+TEST_CASE("a maxPodsExpression that does not compile is an error at its position") {
+  const std::string e = error(kHead + "  kubelet:\n    maxPodsExpression: default_enis + fake_variable\n");
+  CHECK(e.find("line 5") != std::string::npos);
+  CHECK(e.find("failed to compile custom max pods expression") != std::string::npos);
+  CHECK(e.find("fake_variable") != std::string::npos);
 }
 
 TEST_CASE("the envelope is checked") {
