@@ -236,6 +236,9 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   }
   f.accelerators = gather_accelerators(ports.fs);
   f.kubelet_unit_present = ports.fs.exists(compute::kKubeletUnitPath);
+  for (const char* dir : {"/etc/systemd/system/", "/usr/lib/systemd/system/", "/lib/systemd/system/"}) {
+    f.resolved_unit_present = f.resolved_unit_present || ports.fs.exists(std::string(dir) + "systemd-resolved.service");
+  }
   f.kubelet_config_dropin_present = ports.fs.exists(compute::kKubeletConfigDropinPath);
   f.bpf_unit_present = ports.fs.exists(compute::kBpfMountUnitPath);
   if (c.mount_bpf_fs) f.bpf_mounted = bpf_is_mounted(ports.fs);

@@ -139,6 +139,11 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.kubelet_flags = s.kubelet_flags;
     took("spec.kubelet.flags");
   }
+  if ((s.nameservers && !s.nameservers->empty()) || (s.domains && !s.domains->empty())) {
+    n.nameservers = s.nameservers.value_or(std::vector<std::string>{});
+    n.dns_domains = s.domains.value_or(std::vector<std::string>{});
+    took("spec.instance.network");
+  }
   if (s.max_pods_expression && !s.max_pods_expression->empty()) {
     n.max_pods_expression = *s.max_pods_expression;
     took("spec.kubelet.maxPodsExpression");

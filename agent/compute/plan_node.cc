@@ -28,6 +28,7 @@ namespace {
 
 constexpr const char* kKubelet = "kubelet.service";
 constexpr const char* kContainerd = "containerd.service";
+constexpr const char* kResolved = "systemd-resolved.service";
 constexpr const char* kBpfMount = "sys-fs-bpf.mount";
 
 void warn(Plan& p, std::string id, std::string msg) {
@@ -446,6 +447,33 @@ Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
     }
   }
 
+  // --- DNS (spec.instance.network): a systemd-resolved drop-in, as nodeadm writes it -----------
+  if (!c.nameservers.empty() || !c.dns_domains.empty()) {
+    for (const auto* list : {&c.nameservers, &c.dns_domains}) {
+      for (const auto& v : *list) {
+        if (v.empty() || v.find_first_of(" \t\r\n") != std::string::npos) {
+          return make_error(Errc::Invalid, "spec.instance.network: '{}' is not a single {}", v,
+                            list == &c.nameservers ? "nameserver address" : "search domain");
+        }
+      }
+    }
+    if (!f.resolved_unit_present) {
+      warn(plan, "NETWORK_NOT_APPLIED",
+           "spec.instance.network is not applied: systemd-resolved is not installed (Amazon Linux 2 does not "
+           "run it); set DNS in the VPC's DHCP options instead");
+    } else {
+      add({.path = kResolvedDropinPath,
+           .bytes = fmt::format("[Resolve]\n{}\n{}\n",
+                                c.nameservers.empty() ? "" : "DNS=" + fmt::format("{}", fmt::join(c.nameservers, " ")),
+                                c.dns_domains.empty() ? "" : "Domains=" + fmt::format("{}", fmt::join(c.dns_domains, " "))),
+           .mode = 0644,
+           .restarts = {kResolved}});
+    }
+  } else if (f.resolved_unit_present) {
+    // Unlike nodeadm, a drop-in from an earlier configuration does not outlive it.
+    plan.removals.push_back({.path = kResolvedDropinPath, .restarts = {kResolved}});
+  }
+
   // --- units, in the order they are acted on -------------------------------------------------
   if (c.mount_bpf_fs) {
     if (f.bpf_mounted) {
@@ -459,6 +487,7 @@ Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
       plan.units.push_back({.unit = kBpfMount, .enable = true, .start_if_inactive = true});
     }
   }
+  if (f.resolved_unit_present) plan.units.push_back({.unit = kResolved, .restart_on_change = true});
   plan.units.push_back({.unit = kContainerd, .restart_on_change = true});
   plan.units.push_back({.unit = kKubelet,
                         .enable = true,

@@ -22,6 +22,8 @@ inline constexpr const char* kBpfMountUnitPath = "/etc/systemd/system/sys-fs-bpf
 inline constexpr const char* kEtcHostsPath = "/etc/hosts";
 inline constexpr const char* kKubeletVersionPath = "/etc/eks/kubelet-version.txt";
 inline constexpr const char* kEniMaxPodsPath = "/etc/eks/eni-max-pods.txt";
+// nodeadm's path for spec.instance.network (under /run: rewritten every boot).
+inline constexpr const char* kResolvedDropinPath = "/run/systemd/resolved.conf.d/40-eks.conf";
 
 // Host part of an endpoint URL: https://HOST[:port]/path -> HOST; [v6]:port -> v6. Used by gather
 // (to resolve it) and by plan_node (the /etc/hosts entries), so both agree on the name.

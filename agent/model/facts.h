@@ -45,6 +45,7 @@ struct Facts {
   std::optional<std::string> containerd_config_user; // contents of --containerd-config-file
   std::optional<std::string> credential_provider_config;  // /etc/eks/image-credential-provider/config.json
   bool kubelet_unit_present = false;   // /etc/systemd/system/kubelet.service exists
+  bool resolved_unit_present = false;  // systemd-resolved.service is installed
   bool kubelet_config_dropin_present = false;  // the agent's kubelet config drop-in exists
   bool bpf_mounted = false;            // a bpf filesystem is mounted at /sys/fs/bpf
   bool bpf_unit_present = false;       // /etc/systemd/system/sys-fs-bpf.mount exists

@@ -43,6 +43,8 @@ struct NodeConfig {
                                                             // over the computed ones
   std::vector<std::string> kubelet_flags;            // kubelet flags after the agent's own
   std::optional<std::string> max_pods_expression;    // spec.kubelet.maxPodsExpression (CEL subset)
+  std::vector<std::string> nameservers;              // spec.instance.network: systemd-resolved DNS=
+  std::vector<std::string> dns_domains;              //   and Domains=
   std::optional<std::string> containerd_config_toml;  // TOML merged over the generated config
   std::optional<nlohmann::json> base_runtime_spec;    // merged over the default OCI runtime spec
   std::optional<std::string> local_disks_mount_path;  // localStorage.mountPath

@@ -260,10 +260,6 @@ Status read_instance(Reader& r, const json& instance, NodeConfigSpec& s) {
     r.unknown_keys(*network, np, {"nameservers", "domains"});
     AGENT_TRY(s.nameservers, r.strings(*network, np, "nameservers"));
     AGENT_TRY(s.domains, r.strings(*network, np, "domains"));
-    if (s.nameservers || s.domains) {
-      r.warn(np, "spec.instance.network is not applied: Amazon Linux 2 does not run systemd-resolved; set DNS "
-                 "in the VPC's DHCP options or /etc/resolv.conf");
-    }
   }
   return {};
 }

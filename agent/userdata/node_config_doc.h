@@ -55,7 +55,7 @@ struct NodeConfigSpec {
   std::optional<std::vector<std::string>> local_storage_disabled_mounts;  // Containerd|PodLogs|SOCI
   // "default" -> systemd's DefaultEnvironment; any other key is a service name.
   std::map<std::string, std::map<std::string, std::string>> environment;
-  std::optional<std::vector<std::string>> nameservers;  // instance.network (not applied on AL2)
+  std::optional<std::vector<std::string>> nameservers;  // instance.network: systemd-resolved drop-in
   std::optional<std::vector<std::string>> domains;
   // spec.featureGates
   std::map<std::string, bool> feature_gates;

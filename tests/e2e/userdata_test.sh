@@ -126,6 +126,25 @@ ud_agent "$R"
 check "bare YAML: exit 0" expect_rc 0
 check "bare YAML: kubeconfig names the cluster" kubeconfig_has "$R" bare-yaml
 
+# --- spec.instance.network: a systemd-resolved drop-in where resolved is installed --------------------
+nodeconfig dns-cluster "  instance:
+    network:
+      nameservers: [10.0.0.2, 10.0.0.3]
+      domains: [corp.example]
+" >"$WORK/ud/dns.yaml"
+set_user_data "$WORK/ud/dns.yaml"
+R=$(new_root dns)
+mkdir -p "$R/usr/lib/systemd/system" && printf '[Unit]\nDescription=resolver\n[Service]\nExecStart=/bin/true\n' \
+  >"$R/usr/lib/systemd/system/systemd-resolved.service"
+ud_agent "$R" --service-manager offline
+check "instance.network: exit 0" expect_rc 0
+check "instance.network: nodeadm's drop-in" equals "$(cat "$R/run/systemd/resolved.conf.d/40-eks.conf")" "$(printf '[Resolve]\nDNS=10.0.0.2 10.0.0.3\nDomains=corp.example')"
+R=$(new_root dns-al2)
+ud_agent "$R"
+check "instance.network without systemd-resolved: exit 0" expect_rc 0
+check "instance.network without systemd-resolved: warned" contains "$WORK/err" "spec.instance.network is not applied"
+check "instance.network without systemd-resolved: nothing written" no_file "$R/run/systemd/resolved.conf.d/40-eks.conf"
+
 # --- spec.kubelet.maxPodsExpression (m5.large in the emulator: 3 ENIs x 10 IPv4, table 29) ---------
 nodeconfig expr-cluster "  kubelet:
     maxPodsExpression: \"(default_enis - 1) * (ips_per_eni - 1) + 2\"

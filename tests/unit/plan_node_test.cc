@@ -228,6 +228,43 @@ TEST_CASE("spec.kubelet.maxPodsExpression replaces max pods, and kubeReserved me
   CHECK(extra.values["maxPods"] == 20);
 }
 
+TEST_CASE("spec.instance.network: nodeadm's systemd-resolved drop-in, restarted before containerd") {
+  NodeConfig cfg = config();
+  cfg.nameservers = {"8.8.8.8", "8.8.4.4"};
+  Facts f = facts();
+  f.resolved_unit_present = true;
+  const Plan p = plan(cfg, f);
+  CHECK(file(p, c::kResolvedDropinPath).bytes == "[Resolve]\nDNS=8.8.8.8 8.8.4.4\n\n");
+  CHECK(file(p, c::kResolvedDropinPath).restarts == std::vector<std::string>{"systemd-resolved.service"});
+  REQUIRE(p.units.size() >= 2);
+  CHECK(p.units[p.units.size() - 3].unit == "systemd-resolved.service");  // then containerd, kubelet
+  CHECK(p.units[p.units.size() - 3].restart_on_change);
+
+  cfg.dns_domains = {"corp.example", "svc.example"};
+  CHECK(file(plan(cfg, f), c::kResolvedDropinPath).bytes ==
+        "[Resolve]\nDNS=8.8.8.8 8.8.4.4\nDomains=corp.example svc.example\n");
+  cfg.nameservers.clear();
+  CHECK(file(plan(cfg, f), c::kResolvedDropinPath).bytes == "[Resolve]\n\nDomains=corp.example svc.example\n");
+
+  // Without the setting, an earlier drop-in is removed (nodeadm leaves it).
+  const Plan none = plan(config(), f);
+  CHECK(find_file(none, c::kResolvedDropinPath) == nullptr);
+  bool removes = false;
+  for (const auto& r : none.removals) removes = removes || r.path == c::kResolvedDropinPath;
+  CHECK(removes);
+
+  // No systemd-resolved (Amazon Linux 2): a warning, nothing written.
+  cfg.nameservers = {"10.0.0.2"};
+  const Plan al2 = plan(cfg, facts());
+  CHECK(find_file(al2, c::kResolvedDropinPath) == nullptr);
+  bool warned = false;
+  for (const auto& d : al2.diagnostics) warned = warned || d.id == "NETWORK_NOT_APPLIED";
+  CHECK(warned);
+
+  cfg.nameservers = {"8.8.8.8\nDNSSEC=no"};
+  CHECK(plan_error(cfg, f).message.find("not a single nameserver address") != std::string::npos);
+}
+
 TEST_CASE("plan_node is deterministic and idempotent over its own kubelet config") {
   const Plan first = plan(config(), facts());
   CHECK(plan(config(), facts()) == first);
