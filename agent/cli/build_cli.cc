@@ -94,8 +94,10 @@ Binaries come from s3://BUCKET/<version>/<build_date>/bin/linux/<arch>/<name>, s
 when credentials exist (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, else the
 instance profile; AWS_EC2_METADATA_DISABLED=true skips IMDS), anonymous otherwise.
 AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) overrides the S3 endpoint (path-style requests).
-Exit status as for a bootstrap (see --help): 3 invalid variable or checksum, 5 AWS/S3 error,
-6 file system, 8 unsupported image.
+Exit status as for a bootstrap (see --help): 2 usage; 3 invalid variable, checksum mismatch,
+missing object or failed package step; 4 no running containerd for the image cache; 5 AWS/S3
+error (access denied, retries exhausted); 6 file system; 8 no package manager in the image;
+130 interrupted.
 )",
       program);
 }
