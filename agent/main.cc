@@ -302,17 +302,25 @@ std::string host_machine() {
   return ::uname(&u) == 0 ? u.machine : "";
 }
 
-// A whole host file (a --var-file, this binary), read straight into one string: the binary can be
-// tens of MiB, and a stringstream would hold it twice.
-Result<std::string> read_host_file(const std::string& path, const char* what) {
+// A host file (not under --root) in 1 MiB pieces: this binary is tens of MiB with debug info.
+Status read_host_chunks(const std::string& path, const char* what,
+                        const std::function<Status(std::string_view)>& sink) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(Errc::NotFound, "{} {}: cannot be read ({})", what, path, std::strerror(errno));
-  std::string out;
-  std::error_code ec;
-  if (auto size = std::filesystem::file_size(path, ec); !ec) out.reserve(size);
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) out.append(buf, static_cast<size_t>(in.gcount()));
+  std::string buf(1 << 20, '\0');
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+    AGENT_TRY_STATUS(sink(std::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
+  }
   if (in.bad()) return make_error(Errc::Io, "{} {}: read failed", what, path);
+  return {};
+}
+
+Result<std::string> read_host_file(const std::string& path, const char* what) {
+  std::string out;
+  AGENT_TRY_STATUS(read_host_chunks(path, what, [&](std::string_view piece) -> Status {
+    out.append(piece);
+    return {};
+  }));
   return out;
 }
 
@@ -418,15 +426,8 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   };
   ports.run_in_image = [&](const std::vector<std::string>& argv) { return in_image(runner, argv); };
   ports.run_package_step = [&](const std::vector<std::string>& argv) { return in_image(visible_runner, argv); };
-  ports.read_self = [](const std::function<Status(std::string_view)>& sink) -> Status {
-    std::ifstream in("/proc/self/exe", std::ios::binary);
-    if (!in) return make_error(Errc::Io, "this program (/proc/self/exe) cannot be read: {}", std::strerror(errno));
-    std::string buf(1 << 20, '\0');
-    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-      AGENT_TRY_STATUS(sink(std::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
-    }
-    if (in.bad()) return make_error(Errc::Io, "reading this program (/proc/self/exe) failed");
-    return {};
+  ports.read_self = [](const std::function<Status(std::string_view)>& sink) {
+    return read_host_chunks("/proc/self/exe", "this program", sink);
   };
   ports.progress = [&](const compute::Download& d) -> FetchProgress {
     current = std::make_unique<app::DownloadProgress>(std::cerr, terminal, clock, d.name);

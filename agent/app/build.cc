@@ -1,5 +1,7 @@
 #include "agent/app/build.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,15 @@ struct Fetched {
   // digest.
   std::unique_ptr<RootFs::StagedFile> staged;
 };
+
+// The SHA-256 of an installed file, hashed in pieces (a re-run must not hold every binary in
+// memory); nullopt when it is absent or unreadable.
+std::optional<std::string> installed_digest(const RootFsReader& fs, const std::string& path) {
+  if (!fs.exists(path)) return std::nullopt;
+  compute::Sha256 hash;
+  if (!fs.read_chunks(path, [&](std::string_view piece) { hash.update(piece); })) return std::nullopt;
+  return hash.hex_digest();
+}
 
 // Step 1 for one binary. Returns nullopt in `out` for an optional binary the bucket lacks.
 Status fetch_one(const Download& d, BuildPorts& ports, std::optional<Fetched>& out, BuildReport& report) {
@@ -44,11 +55,7 @@ Status fetch_one(const Download& d, BuildPorts& ports, std::optional<Fetched>& o
     return make_error(Errc::Invalid, "{} does not hold a SHA-256 digest (expected '<64 hex digits>  {}')",
                       ports.store.url_of(sum_key), d.name);
   }
-  // Hash what is installed in pieces: a re-run must not hold every binary in memory.
-  compute::Sha256 installed;
-  if (ports.fs.exists(d.path) &&
-      ports.fs.read_chunks(d.path, [&](std::string_view piece) { installed.update(piece); }) &&
-      installed.hex_digest() == digest) {
+  if (installed_digest(ports.fs, d.path) == digest) {
     ++report.verified_in_place;
     out = Fetched{&d, digest, nullptr};
     return {};
@@ -167,12 +174,8 @@ Status run_build(const compute::BuildVars& vars, const compute::BuildPlan& plan,
     return {};
   }));
   const std::string self_digest = self_hash.hex_digest();
-  compute::Sha256 installed_agent;
   std::unique_ptr<RootFs::StagedFile> self_staged;
-  if (!(ports.fs.exists(compute::kAgentBinaryPath) &&
-        ports.fs.read_chunks(compute::kAgentBinaryPath,
-                             [&](std::string_view piece) { installed_agent.update(piece); }) &&
-        installed_agent.hex_digest() == self_digest)) {
+  if (installed_digest(ports.fs, compute::kAgentBinaryPath) != self_digest) {
     AGENT_TRY(self_staged, ports.fs.stage_file(compute::kAgentBinaryPath, 0755));
     AGENT_TRY_STATUS(ports.read_self([&](std::string_view piece) { return self_staged->write(piece); }));
   }
