@@ -198,7 +198,33 @@ class Bucket:
         return False
 
 
-class State:
+class SignatureState:
+    """What every signature-checking emulator's state shares (this one's and s3_emulator.py's):
+    the credential actions of the control plane and the failure log verify_sigv4 feeds. A subclass
+    has lock, credentials, expired, stats, reset_stats() and reset_all()."""
+
+    def shared_control(self, action, req):
+        """Handles a control action common to the emulators (caller holds the lock); False if
+        `action` is not one of them."""
+        if action == "set_credentials":
+            for akid, c in req["credentials"].items():
+                self.credentials[akid] = {"secret": c["secret"], "token": c.get("token")}
+        elif action == "expire_credentials":
+            self.expired[req["access_key_id"]] = req.get("then_set_imds")
+        elif action == "reset_stats":
+            self.reset_stats()
+        elif action == "reset":
+            self.reset_all()
+        else:
+            return False
+        return True
+
+    def note_failure(self, why):
+        self.stats["signature_failed"] += 1
+        self.stats["failures"] = (self.stats["failures"] + [why])[-10:]
+
+
+class State(SignatureState):
     def __init__(self, region, page_size):
         self.lock = threading.Lock()
         self.region = region
@@ -262,23 +288,10 @@ class State:
                 self.denied.add(req["operation"])
             elif action == "delay":
                 self.delay_ms = max(0, int(req["ms"]))
-            elif action == "set_credentials":
-                for akid, c in req["credentials"].items():
-                    self.credentials[akid] = {"secret": c["secret"], "token": c.get("token")}
-            elif action == "expire_credentials":
-                self.expired[req["access_key_id"]] = req.get("then_set_imds")
             elif action == "clear_faults":
                 self.faults, self.buckets, self.denied, self.delay_ms = {}, {}, set(), 0
-            elif action == "reset_stats":
-                self.reset_stats()
-            elif action == "reset":
-                self.reset_all()
-            else:
+            elif not self.shared_control(action, req):
                 raise ValueError("unknown action %r" % (action,))
-
-    def note_failure(self, why):
-        self.stats["signature_failed"] += 1
-        self.stats["failures"] = (self.stats["failures"] + [why])[-10:]
 
 
 AUTH_RE = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, *"

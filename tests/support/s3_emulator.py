@@ -114,9 +114,10 @@ def pattern_bytes(size):
     return (block * (size // len(block) + 1))[:size]
 
 
-class State:
-    """Everything mutable, behind one lock. Duck-types what aws_emulator.verify_sigv4 reads
-    (lock, region, credentials, expired, stats) and what its control plane calls (control)."""
+class State(aws_emulator.SignatureState if aws_emulator else object):
+    """Everything mutable, behind one lock: what aws_emulator.verify_sigv4 reads (lock, region,
+    credentials, expired, stats), the shared credential actions, and S3's own (control). Without
+    botocore (--make-release only) there is no server and no base to share."""
 
     def __init__(self, root, region, private):
         self.lock = threading.Lock()
@@ -180,23 +181,10 @@ class State:
                     "chunk_bytes": max(1, int(req.get("chunk_bytes", 65536))),
                     "chunk_ms": max(0, int(req.get("chunk_ms", 10))),
                     "stall_after": req.get("stall_after"), "count": int(req.get("count", -1))}
-            elif action == "set_credentials":
-                for akid, c in req["credentials"].items():
-                    self.credentials[akid] = {"secret": c["secret"], "token": c.get("token")}
-            elif action == "expire_credentials":
-                self.expired[req["access_key_id"]] = req.get("then_set_imds")
             elif action == "clear_faults":
                 self.faults, self.slow, self.delay_ms = {}, {}, 0
-            elif action == "reset_stats":
-                self.reset_stats()
-            elif action == "reset":
-                self.reset_all()
-            else:
+            elif not self.shared_control(action, req):
                 raise ValueError("unknown action %r" % (action,))
-
-    def note_failure(self, why):
-        self.stats["signature_failed"] += 1
-        self.stats["failures"] = (self.stats["failures"] + [why])[-10:]
 
     def bucket_exists(self, bucket):
         with self.lock:
