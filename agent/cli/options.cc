@@ -40,6 +40,7 @@ constexpr FlagSpec kFlags[] = {
     {"--enable-docker-bridge", "ENABLE_DOCKER_BRIDGE", "Accepted for compatibility; ignored (docker only)."},
     {"--docker-config-json", "DOCKER_CONFIG_JSON", "Accepted for compatibility; ignored (docker only)."},
     // The agent's own options.
+    {"--platform", nullptr, "al2|al2023: the node layout to write, bootstrap.sh's (AL2) or nodeadm's (AL2023) (default: from /etc/os-release under --root)."},
     {"--root", nullptr, "Resolve every path the agent reads or writes under DIR (default /)."},
     {"--imds-endpoint", nullptr, "IMDS base URL (default: $AWS_EC2_METADATA_SERVICE_ENDPOINT, then http://$IMDS_ENDPOINT, then http://169.254.169.254)."},
     {"--service-manager", nullptr, "auto|dbus|offline: how units are enabled and started (auto: dbus when --root is /, else offline)."},
@@ -158,6 +159,14 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
       n.hostname_source = HostnameSource::InstanceId;
     } else {
       return make_error(Errc::Invalid, "--hostname-source must be imds, ec2 or instance-id, got '{}'", v);
+    }
+  } else if (flag == "--platform") {
+    if (v == "al2") {
+      n.platform = Platform::Al2;
+    } else if (v == "al2023") {
+      n.platform = Platform::Al2023;
+    } else {
+      return make_error(Errc::Invalid, "--platform must be al2 or al2023, got '{}'", v);
     }
   } else if (flag == "--enable-docker-bridge" || flag == "--docker-config-json") {
     o.warnings.push_back(fmt::format(

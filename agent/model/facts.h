@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/model/aws_types.h"
+#include "agent/model/node_config.h"
 #include "agent/model/version.h"
 
 namespace agent {
@@ -35,6 +36,7 @@ struct AcceleratorFacts {
 };
 
 struct Facts {
+  Platform platform = Platform::Al2;  // the layout to write (NodeConfig::platform, else the image)
   InstanceFacts instance;
   Version kubelet_version;
   std::string kubelet_version_source;  // "/etc/eks/kubelet-version.txt" or "kubelet --version"

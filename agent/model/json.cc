@@ -38,11 +38,15 @@ void to_json(nlohmann::json& j, const NodeConfig& c) {
   if (c.hostname_source != HostnameSource::Imds) {
     j["hostnameSource"] = c.hostname_source == HostnameSource::Ec2 ? "ec2" : "instance-id";
   }
+  if (c.platform) j["platform"] = platform_name(*c.platform);
 }
+
+std::string_view platform_name(Platform p) { return p == Platform::Al2 ? "al2" : "al2023"; }
 
 void to_json(nlohmann::json& j, const Facts& f) {
   const InstanceFacts& i = f.instance;
   j = nlohmann::json{
+      {"platform", platform_name(f.platform)},
       {"region", i.region},
       {"domain", i.domain},
       {"instanceId", i.instance_id},

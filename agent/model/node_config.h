@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,12 @@ enum class IpFamily { Ipv4, Ipv6 };
 // Where --hostname-override comes from: IMDS local-hostname (no AWS call), EC2 DescribeInstances'
 // PrivateDnsName (bootstrap.sh's private-dns-name helper), or the instance id.
 enum class HostnameSource { Imds, Ec2, InstanceId };
+
+// The node layout a run writes: Amazon Linux 2 (bootstrap.sh's files) or Amazon Linux 2023
+// (nodeadm's files). One decision per run: --platform, else the image (gather: /etc/os-release;
+// the program name `nodeadm` implies Al2023).
+enum class Platform { Al2, Al2023 };
+std::string_view platform_name(Platform p);  // "al2" | "al2023"
 
 struct NodeConfig {
   std::string cluster_name;
@@ -37,6 +44,7 @@ struct NodeConfig {
   std::optional<std::string> local_disks;    // raid0 | raid10 | mount | none
   int aws_api_retry_attempts = 3;
   HostnameSource hostname_source = HostnameSource::Imds;  // --hostname-source
+  std::optional<Platform> platform;                       // --platform; unset: from the image
 
   // --- what NodeConfig documents add (README "NodeConfig user data"); empty without them ---
   nlohmann::json kubelet_config = nlohmann::json::object();  // KubeletConfiguration fields; win
