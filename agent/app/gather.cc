@@ -14,6 +14,7 @@
 #include "agent/compute/kubelet_args.h"
 #include "agent/compute/containerd_config.h"
 #include "agent/compute/ecr.h"
+#include "agent/compute/node_settings.h"
 #include "agent/compute/plan_node.h"
 #include "agent/compute/user_config.h"
 
@@ -119,6 +120,7 @@ AcceleratorFacts gather_accelerators(const RootFsReader& fs) {
 Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   Facts f;
   InstanceFacts& in = f.instance;
+  f.platform = compute::platform_for(config.platform, read_optional(ports.fs, "/etc/os-release"));
   // DescribeCluster may change the IP family and the service CIDR, which decide the MAC paths.
   const bool describe = ports.aws != nullptr && compute::needs_describe_cluster(config);
   const IpFamily family = config.ip_family.value_or(IpFamily::Ipv4);

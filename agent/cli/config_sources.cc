@@ -176,6 +176,13 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.environment = s.environment;
     took("spec.instance.environment");
   }
+  if (s.kube_reserved_max_pods) {
+    if (given(o, "--kube-reserved-max-pods")) {
+      overridden("metadata.annotations.node-agent.eks.aws/kube-reserved-max-pods", "--kube-reserved-max-pods");
+    } else {
+      n.kube_reserved_for_effective_max_pods = *s.kube_reserved_max_pods == "effective";
+    }
+  }
   if (auto it = s.feature_gates.find("InstanceIdNodeName"); it != s.feature_gates.end()) {
     n.instance_id_node_name = it->second;
     took("spec.featureGates.InstanceIdNodeName");

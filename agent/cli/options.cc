@@ -40,6 +40,7 @@ constexpr FlagSpec kFlags[] = {
     {"--enable-docker-bridge", "ENABLE_DOCKER_BRIDGE", "Accepted for compatibility; ignored (docker only)."},
     {"--docker-config-json", "DOCKER_CONFIG_JSON", "Accepted for compatibility; ignored (docker only)."},
     // The agent's own options.
+    {"--kube-reserved-max-pods", nullptr, "eni|effective: the max pods kubeReserved memory (11 x pods + 255 Mi) is computed for (default eni: the ENI-based value, as bootstrap.sh, nodeadm and Karpenter, whatever --max-pods says; effective: the max pods kubelet uses)."},
     {"--platform", nullptr, "al2|al2023: the node layout to write, bootstrap.sh's (AL2) or nodeadm's (AL2023) (default: from /etc/os-release under --root)."},
     {"--root", nullptr, "Resolve every path the agent reads or writes under DIR (default /)."},
     {"--imds-endpoint", nullptr, "IMDS base URL (default: $AWS_EC2_METADATA_SERVICE_ENDPOINT, then http://$IMDS_ENDPOINT, then http://169.254.169.254)."},
@@ -160,6 +161,11 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
     } else {
       return make_error(Errc::Invalid, "--hostname-source must be imds, ec2 or instance-id, got '{}'", v);
     }
+  } else if (flag == "--kube-reserved-max-pods") {
+    if (v != "eni" && v != "effective") {
+      return make_error(Errc::Invalid, "--kube-reserved-max-pods must be eni or effective, got '{}'", v);
+    }
+    n.kube_reserved_for_effective_max_pods = v == "effective";
   } else if (flag == "--platform") {
     if (v == "al2") {
       n.platform = Platform::Al2;

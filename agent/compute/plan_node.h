@@ -1,6 +1,10 @@
 // plan_node: the whole bootstrap computation, (NodeConfig, Facts) -> Plan. Pure: no I/O, no
-// clock, no logging. Everything bootstrap.sh computed (reference sections 3.1-3.13) is here.
+// clock, no logging. The node's settings are decided once (node_settings.h), then rendered by the
+// layout of Facts::platform: al2_layout.h (bootstrap.sh's files) or al2023_layout.h (nodeadm's).
 #pragma once
+#include <optional>
+#include <string>
+
 #include "agent/model/facts.h"
 #include "agent/model/node_config.h"
 #include "agent/model/plan.h"
@@ -24,10 +28,19 @@ inline constexpr const char* kKubeletVersionPath = "/etc/eks/kubelet-version.txt
 inline constexpr const char* kEniMaxPodsPath = "/etc/eks/eni-max-pods.txt";
 // nodeadm's path for spec.instance.network (under /run: rewritten every boot).
 inline constexpr const char* kResolvedDropinPath = "/run/systemd/resolved.conf.d/40-eks.conf";
+inline constexpr const char* kResolvedUnit = "systemd-resolved.service";
 
 // Host part of an endpoint URL: https://HOST[:port]/path -> HOST; [v6]:port -> v6. Used by gather
 // (to resolve it) and by plan_node (the /etc/hosts entries), so both agree on the name.
 std::string endpoint_host(const std::string& endpoint);
+
+// Shared by both layouts. The /etc/hosts file of a local Outpost cluster: the agent's marked block
+// with the API host's addresses (nullopt and a warning when it did not resolve).
+std::optional<FileWrite> outpost_hosts_file(const NodeConfig& config, const Facts& facts, Plan& plan);
+// spec.instance.network: nodeadm's systemd-resolved drop-in (a warning where systemd-resolved is
+// not installed), or its removal once the setting is gone. Errors: Invalid for a value with
+// whitespace.
+Status add_resolved_dropin(const NodeConfig& config, const Facts& facts, Plan& plan);
 
 // Errors: Invalid (missing endpoint/CA, bad base64 CA, DNS rule violations, no node IP, a bad
 // --max-pods in the extra args), Parse (malformed kubelet-config.json or containerd TOML),

@@ -39,6 +39,7 @@ void to_json(nlohmann::json& j, const NodeConfig& c) {
     j["hostnameSource"] = c.hostname_source == HostnameSource::Ec2 ? "ec2" : "instance-id";
   }
   if (c.platform) j["platform"] = platform_name(*c.platform);
+  if (c.kube_reserved_for_effective_max_pods) j["kubeReservedMaxPods"] = "effective";
 }
 
 std::string_view platform_name(Platform p) { return p == Platform::Al2 ? "al2" : "al2023"; }

@@ -45,6 +45,10 @@ struct NodeConfig {
   int aws_api_retry_attempts = 3;
   HostnameSource hostname_source = HostnameSource::Imds;  // --hostname-source
   std::optional<Platform> platform;                       // --platform; unset: from the image
+  // kubeReserved memory for the effective max pods (--kube-reserved-max-pods effective, or the
+  // NodeConfig annotation node-agent.eks.aws/kube-reserved-max-pods: effective) instead of the
+  // ENI-based max pods that bootstrap.sh, nodeadm and Karpenter use.
+  bool kube_reserved_for_effective_max_pods = false;
 
   // --- what NodeConfig documents add (README "NodeConfig user data"); empty without them ---
   nlohmann::json kubelet_config = nlohmann::json::object();  // KubeletConfiguration fields; win

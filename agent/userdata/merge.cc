@@ -93,6 +93,7 @@ Result<NodeConfigDoc> merge(NodeConfigDoc base, const NodeConfigDoc& later) {
   }
   take(d.local_storage_strategy, s.local_storage_strategy);
   take(d.local_storage_mount_path, s.local_storage_mount_path);
+  take(d.kube_reserved_max_pods, s.kube_reserved_max_pods);
   take(d.local_storage_disabled_mounts, s.local_storage_disabled_mounts);
   for (const auto& [unit, vars] : s.environment) {
     auto& into = d.environment[unit];

@@ -264,6 +264,21 @@ Status read_instance(Reader& r, const json& instance, NodeConfigSpec& s) {
   return {};
 }
 
+// metadata.annotations: only the agent's own keys mean anything; others are Kubernetes metadata.
+Status read_annotations(Reader& r, const json& doc, NodeConfigSpec& s) {
+  AGENT_TRY(const json* meta, r.object(doc, "", "metadata"));
+  if (meta == nullptr) return {};
+  AGENT_TRY(const json* notes, r.object(*meta, "/metadata", "annotations"));
+  if (notes == nullptr) return {};
+  const std::string p = pointer_append("/metadata/annotations", kKubeReservedAnnotation);
+  AGENT_TRY(s.kube_reserved_max_pods, r.string(*notes, "/metadata/annotations", kKubeReservedAnnotation));
+  if (s.kube_reserved_max_pods && *s.kube_reserved_max_pods != "eni" && *s.kube_reserved_max_pods != "effective") {
+    return r.error(p, fmt::format("{} must be eni or effective, not '{}'", kKubeReservedAnnotation,
+                                  *s.kube_reserved_max_pods));
+  }
+  return {};
+}
+
 Status read_feature_gates(Reader& r, const json& gates, NodeConfigSpec& s) {
   const std::string p = "/spec/featureGates";
   for (auto it = gates.begin(); it != gates.end(); ++it) {
@@ -335,6 +350,7 @@ Result<ParsedNodeConfig> node_config_from(const Document& document, const Origin
   }
   r.unknown_keys(v, "", {"apiVersion", "kind", "metadata", "spec", "status"});
   if (v.contains("status")) r.warn("/status", "status is computed on the node and is ignored in a NodeConfig");
+  AGENT_TRY_STATUS(read_annotations(r, v, out.doc.spec));
   AGENT_TRY(const json* spec, r.object(v, "", "spec"));
   if (spec == nullptr) {
     r.warn("", "the NodeConfig has no spec");
@@ -387,7 +403,10 @@ nlohmann::ordered_json to_document(const NodeConfigSpec& s) {
   if (!containerd.empty()) spec["containerd"] = containerd;
   if (!instance.empty()) spec["instance"] = instance;
   if (!s.feature_gates.empty()) spec["featureGates"] = s.feature_gates;
-  return oj{{"apiVersion", kApiVersion}, {"kind", kKind}, {"spec", spec}};
+  oj out{{"apiVersion", kApiVersion}, {"kind", kKind}};
+  if (s.kube_reserved_max_pods) out["metadata"]["annotations"][kKubeReservedAnnotation] = *s.kube_reserved_max_pods;
+  out["spec"] = spec;
+  return out;
 }
 
 }  // namespace agent::userdata

@@ -20,6 +20,8 @@ namespace agent::userdata {
 inline constexpr const char* kApiVersion = "node.eks.aws/v1alpha1";
 inline constexpr const char* kKind = "NodeConfig";
 inline constexpr const char* kNodeConfigMediaType = "application/node.eks.aws";
+// metadata.annotations key: "effective" reserves kubeReserved memory for the effective max pods.
+inline constexpr const char* kKubeReservedAnnotation = "node-agent.eks.aws/kube-reserved-max-pods";
 
 // Where a document or a field came from, for messages.
 struct Origin {
@@ -59,6 +61,8 @@ struct NodeConfigSpec {
   std::optional<std::vector<std::string>> domains;
   // spec.featureGates
   std::map<std::string, bool> feature_gates;
+  // Our own options, as annotations (nodeadm ignores metadata): kKubeReservedAnnotation.
+  std::optional<std::string> kube_reserved_max_pods;  // "eni" | "effective"
 
   bool operator==(const NodeConfigSpec&) const = default;
 };

@@ -96,7 +96,12 @@ check "--service-ipv4-cidr from the environment" json_eq "$K" 'd["clusterDNS"]' 
 M=$(new_root maxpods 4)
 agent "$M" "${BASE[@]}" --use-max-pods false --kubelet-extra-args '--node-labels=x=y --max-pods=58 --max-pods=30'
 K=$M/etc/kubernetes/kubelet/kubelet-config.json
-check "the last --max-pods drives kubeReserved memory" json_eq "$K" 'd["kubeReserved"]' '{"cpu":"80m","ephemeral-storage":"1Gi","memory":"585Mi"}'
+check "kubeReserved memory is the ENI-based value whatever --max-pods says" json_eq "$K" 'd["kubeReserved"]' '{"cpu":"80m","ephemeral-storage":"1Gi","memory":"574Mi"}'
+agent "$M" "${BASE[@]}" --kubelet-extra-args '--max-pods=110' 2>"$WORK/err"
+check "Karpenter's --max-pods=110: maxPods 110, memory for the m5.large's 29 pods" json_eq "$K" '[d["maxPods"], d["kubeReserved"]["memory"]]' '[110, "574Mi"]'
+check "the summary line says max pods 110 and 574Mi" contains "$WORK/err" 'max-pods=110 (--max-pods in --kubelet-extra-args) reserved cpu=80m memory=574Mi'
+agent "$M" "${BASE[@]}" --use-max-pods false --kube-reserved-max-pods effective --kubelet-extra-args '--node-labels=x=y --max-pods=58 --max-pods=30'
+check "opt-in: the last --max-pods drives kubeReserved memory" json_eq "$K" 'd["kubeReserved"]' '{"cpu":"80m","ephemeral-storage":"1Gi","memory":"585Mi"}'
 agent "$M" "${BASE[@]}" --kubelet-extra-args '--kube-reserved=cpu=1,memory=1Gi --reserved-cpus=0'
 check "a user --kube-reserved wins" json_eq "$K" '"kubeReserved" in d' 'false'
 check "--reserved-cpus drops the reserved cgroups" json_eq "$K" '["systemReservedCgroup" in d, "kubeReservedCgroup" in d]' '[false, false]'

@@ -66,7 +66,8 @@ check "karpenter AL2023: kubeconfig names the endpoint" kubeconfig_has "$R" "$EN
 check "karpenter AL2023: CA decoded" contains "$R/etc/kubernetes/pki/ca.crt" "BEGIN CERTIFICATE"
 check "karpenter AL2023: clusterDNS from cidr" json_eq "$R$KCFG" 'd["clusterDNS"]' '["10.100.0.10"]'
 check "karpenter AL2023: maxPods follows the NodeConfig" json_eq "$R$KCFG" 'd["maxPods"]' 110
-check "karpenter AL2023: kubeReserved memory follows maxPods" json_eq "$R$KCFG" 'd["kubeReserved"]["memory"]' '"1465Mi"'
+check "karpenter AL2023: kubeReserved memory is the ENI-based m5.large value (29 pods), as Karpenter assumes" \
+  json_eq "$R$KCFG" 'd["kubeReserved"]["memory"]' '"574Mi"'
 check "karpenter AL2023: drop-in has the user's fields" json_eq "$R$DROPIN" \
   '[d["kind"], d["apiVersion"], d["maxPods"], d["registryPullQPS"], d["evictionHard"]]' \
   '["KubeletConfiguration", "kubelet.config.k8s.io/v1beta1", 110, 10, {"memory.available": "5%"}]'
@@ -193,8 +194,13 @@ echo 'not: a NodeConfig drop-in, ignored by name' >"$R$DROPIN_DIR/README.md"
 boot_agent "$R"
 check "drop-in: exit 0" expect_rc 0
 check "drop-in: maxPods from the drop-in" json_eq "$R$DROPIN" '[d["maxPods"], d["registryPullQPS"]]' '[42, 10]'
-check "drop-in: kubeReserved memory follows it" json_eq "$R$KCFG" 'd["kubeReserved"]["memory"]' '"717Mi"'
+check "drop-in: kubeReserved memory stays ENI-based" json_eq "$R$KCFG" 'd["kubeReserved"]["memory"]' '"574Mi"'
 check "drop-in: flags appended after user data's" grep -q -- "nodepool=default --v=4'" "$R$ARGS"
+printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nmetadata:\n  annotations:\n    node-agent.eks.aws/kube-reserved-max-pods: effective\nspec: {}\n' \
+  >"$R$DROPIN_DIR/60-reserve.yaml"
+boot_agent "$R"
+check "annotation opt-in: exit 0" expect_rc 0
+check "annotation opt-in: kubeReserved memory follows the drop-in's 42 pods" json_eq "$R$KCFG" 'd["kubeReserved"]["memory"]' '"717Mi"'
 
 # --- command-line flags win over the document -----------------------------------------------------
 R=$(new_root flags)
@@ -204,7 +210,7 @@ check "flags win: exit 0" expect_rc 0
 check "flags win: cluster name" kubeconfig_has "$R" flag-cluster
 check "flags win: endpoint" kubeconfig_has "$R" "$OTHER"
 check "flags win: --dns-cluster-ip" json_eq "$R$KCFG" 'd["clusterDNS"]' '["172.20.0.10"]'
-check "flags win: max pods from the extra args" json_eq "$R$KCFG" '[d["maxPods"], d["kubeReserved"]["memory"]]' '[20, "475Mi"]'
+check "flags win: max pods from the extra args, kubeReserved ENI-based" json_eq "$R$KCFG" '[d["maxPods"], d["kubeReserved"]["memory"]]' '[20, "574Mi"]'
 check "flags win: override is reported" contains "$WORK/err" "spec.cluster.apiServerEndpoint is overridden by --apiserver-endpoint"
 check "flags win: extra args after the document's flags" contains "$R/etc/systemd/system/kubelet.service.d/30-kubelet-extra-args.conf" "--max-pods=20"
 

@@ -497,3 +497,18 @@ TEST_CASE("the help text mentions every flag and every environment variable") {
     CHECK(contains(help, c.flag + " VALUE"));
   }
 }
+
+TEST_CASE("--platform and --kube-reserved-max-pods take their documented values") {
+  CHECK(parsed({"c", "--platform", "al2023"}).node.platform == agent::Platform::Al2023);
+  CHECK(parsed({"c", "--platform=al2"}).node.platform == agent::Platform::Al2);
+  CHECK(parsed({"c"}).node.platform == std::nullopt);
+  CHECK(parsed({"c", "--kube-reserved-max-pods", "effective"}).node.kube_reserved_for_effective_max_pods);
+  CHECK_FALSE(parsed({"c", "--kube-reserved-max-pods", "eni"}).node.kube_reserved_for_effective_max_pods);
+  CHECK_FALSE(parsed({"c"}).node.kube_reserved_for_effective_max_pods);
+  auto bad = parse({"c", "--platform", "al3"});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().message.find("--platform must be al2 or al2023") != std::string::npos);
+  auto bad2 = parse({"c", "--kube-reserved-max-pods", "all"});
+  REQUIRE_FALSE(bad2.has_value());
+  CHECK(bad2.error().message.find("--kube-reserved-max-pods") != std::string::npos);
+}

@@ -356,26 +356,34 @@ TEST_CASE("--use-max-pods false leaves maxPods out but still sizes kubeReserved 
   CHECK(contains(file(p, c::kContainerdConfigPath).bytes, sandbox_line(image)));
 }
 
-TEST_CASE("max pods and reservations follow the instance type, vCPUs and extra args") {
+TEST_CASE("max pods follows the user's flags; kubeReserved memory the ENI-based value unless opted in") {
+  // Karpenter models kube-reserved memory as 11 x ENI max pods + 255 Mi (UsesENILimitedMemoryOverhead),
+  // as bootstrap.sh and nodeadm reserve it, whatever --max-pods says.
   struct Row {
     std::string what;
     std::string type;
     int vcpus;
     std::string extra;
+    bool effective;  // --kube-reserved-max-pods effective
     int max_pods;
     std::string cpu;
     std::string memory;
   };
   const std::vector<Row> rows = {
-      {"m5.8xlarge", "m5.8xlarge", 32, "", 234, "150m", "2829Mi"},
-      {"--max-pods in extra args wins", "m4.xlarge", 2, "--max-pods=30", 30, "70m", "585Mi"},
-      {"the last of two --max-pods wins", "m4.xlarge", 2, "--max-pods=58 --max-pods 17", 17, "70m", "442Mi"},
-      {"one vCPU", "m4.xlarge", 1, "", 58, "60m", "893Mi"},
+      {"m5.8xlarge", "m5.8xlarge", 32, "", false, 234, "150m", "2829Mi"},
+      {"--max-pods in extra args wins, memory stays ENI-based", "m4.xlarge", 2, "--max-pods=30", false, 30, "70m", "893Mi"},
+      {"Karpenter's --max-pods=110 on m4.xlarge reserves 893Mi", "m4.xlarge", 2, "--max-pods=110", false, 110, "70m", "893Mi"},
+      {"opt-in: memory follows --max-pods", "m4.xlarge", 2, "--max-pods=110", true, 110, "70m", "1465Mi"},
+      {"opt-in: the last of two --max-pods", "m4.xlarge", 2, "--max-pods=58 --max-pods 17", true, 17, "70m", "442Mi"},
+      {"the last of two --max-pods wins", "m4.xlarge", 2, "--max-pods=58 --max-pods 17", false, 17, "70m", "893Mi"},
+      {"opt-in without a user value changes nothing", "m4.xlarge", 2, "", true, 58, "70m", "893Mi"},
+      {"one vCPU", "m4.xlarge", 1, "", false, 58, "60m", "893Mi"},
   };
   for (const auto& row : rows) {
     CAPTURE(row.what);
     NodeConfig cfg = config();
     cfg.kubelet_extra_args = row.extra;
+    cfg.kube_reserved_for_effective_max_pods = row.effective;
     Facts f = facts();
     f.instance.instance_type = row.type;
     f.vcpus = row.vcpus;
@@ -384,8 +392,16 @@ TEST_CASE("max pods and reservations follow the instance type, vCPUs and extra a
     CHECK(kc["maxPods"] == row.max_pods);
     CHECK(kc["kubeReserved"]["cpu"] == row.cpu);
     CHECK(kc["kubeReserved"]["memory"] == row.memory);
+    CHECK(p.values["kubeReservedRule"] == (row.effective ? "effective" : "eni"));
     CHECK(has_diag(p, "MAXPODS_FROM_EXTRA_ARGS") == !row.extra.empty());
   }
+}
+
+TEST_CASE("a user kubeReserved still wins over both rules") {
+  NodeConfig cfg = config();
+  cfg.kubelet_extra_args = "--max-pods=110 --kube-reserved=memory=2Gi";
+  const json kc = kubelet_config(plan(cfg, facts()));
+  CHECK_FALSE(kc.contains("kubeReserved"));
 }
 
 TEST_CASE("an instance type in no table falls back to 110 pods with a warning") {

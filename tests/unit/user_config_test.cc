@@ -162,7 +162,8 @@ TEST_CASE("plan_node: the user's kubelet config is a drop-in on 1.30, with --con
   CHECK(dropin["maxPods"] == 110);
   json main = json::parse(bytes(p, kKubeletConfigPath));
   CHECK(main["maxPods"] == 110);
-  CHECK(main["kubeReserved"]["memory"] == "1465Mi");
+  // kubeReserved is for the ENI-based max pods of an m5.large (29), not the user's 110.
+  CHECK(main["kubeReserved"]["memory"] == "574Mi");
   CHECK_FALSE(main.contains("registryPullQPS"));
   CHECK(p.values["maxPodsSource"] == "spec.kubelet.config.maxPods");
   CHECK(p.values["userKubeletConfig"] == kKubeletConfigDropinPath);

@@ -192,3 +192,19 @@ TEST_CASE("looks_like_node_config recognises the envelope") {
   CHECK_FALSE(looks_like_node_config(json{{"runcmd", json::array()}}));
   CHECK_FALSE(looks_like_node_config("text"));
 }
+
+TEST_CASE("the kube-reserved-max-pods annotation is read, checked and written back") {
+  const std::string doc =
+      "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nmetadata:\n  annotations:\n"
+      "    node-agent.eks.aws/kube-reserved-max-pods: effective\n    team: a\nspec: {}\n";
+  const ParsedNodeConfig p = ok(doc);
+  CHECK(p.doc.spec.kube_reserved_max_pods == std::optional<std::string>("effective"));
+  CHECK(to_document(p.doc.spec)["metadata"]["annotations"][kKubeReservedAnnotation] == "effective");
+  CHECK(ok("apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec: {}\n").doc.spec.kube_reserved_max_pods ==
+        std::nullopt);
+  const std::string bad = error(
+      "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nmetadata:\n  annotations:\n"
+      "    node-agent.eks.aws/kube-reserved-max-pods: always\nspec: {}\n");
+  CHECK(bad.find("must be eni or effective, not 'always'") != std::string::npos);
+  CHECK(bad.find("line 5") != std::string::npos);
+}
