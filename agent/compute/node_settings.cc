@@ -213,6 +213,14 @@ Result<NodeSettings> node_settings_for(const NodeConfig& config, const Facts& f)
   s.config = with_cluster(config, f.cluster);
   const NodeConfig& c = s.config;
   AGENT_TRY_STATUS(check_cluster_identity(c, f, s));
+  if (f.kubelet_version.major > kNewestKnownKubelet.major ||
+      (f.kubelet_version.major == kNewestKnownKubelet.major && f.kubelet_version.minor > kNewestKnownKubelet.minor)) {
+    warn(s, "KUBELET_VERSION_UNKNOWN",
+         fmt::format("kubelet {} is newer than {}.{}, the newest this agent knows: the node is configured as for "
+                     "{}.{}; check the agent's release notes for a newer build",
+                     f.kubelet_version.str(), kNewestKnownKubelet.major, kNewestKnownKubelet.minor,
+                     kNewestKnownKubelet.major, kNewestKnownKubelet.minor));
+  }
   s.family = c.ip_family.value_or(IpFamily::Ipv4);
 
   // NodeConfig kubelet.flags reach kubelet before --kubelet-extra-args, so both are inspected in

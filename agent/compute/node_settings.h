@@ -18,6 +18,9 @@
 
 namespace agent::compute {
 
+// The newest kubelet minor whose flags and config fields the agent knows (README "AL2023").
+inline constexpr Version kNewestKnownKubelet{1, 35, 0};
+
 struct NodeSettings {
   NodeConfig config;   // the effective configuration: the flags and documents, then DescribeCluster
   std::string ca;      // the decoded cluster CA bundle (secret-free, but never logged)
