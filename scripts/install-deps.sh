@@ -12,6 +12,7 @@ PKGS=(
   busybox-static  # tests/e2e/build_test.sh: a static /bin/sh inside scratch image roots (chroot)
   python3-botocore  # tests/support/aws_emulator.py verifies SigV4 with botocore (/usr/bin/python3)
   help2man  # eks-node-agent(8), generated from --help at build time
+  ccache  # scripts/build.sh and the from-source .deb (ctest deb_from_source) reuse compiled objects
   debhelper rpm lintian rpmlint  # scripts/package.sh (.deb, .rpm) and their linters (ctest packaging)
 )
 missing=()

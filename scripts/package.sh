@@ -88,6 +88,11 @@ build_deb() {
     echo " -- $maint  $(LC_ALL=C date -R -u -d "@$EPOCH")"
   } >"$src/debian/changelog"
   local args=(-b -us -uc)
+  # A from-source build compiles everything: reuse objects across runs when ccache is there (CMake
+  # reads these variables when dh_auto_configure runs it).
+  if [ -z "$PREBUILT" ] && command -v ccache >/dev/null; then
+    export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+  fi
   if [ -n "$PREBUILT" ]; then
     export EKS_NODE_AGENT_PREBUILT=$PREBUILT
     args+=(-d)   # nothing is compiled: the compilers and -dev packages are not needed

@@ -59,8 +59,9 @@ Turns an image root into an EKS node image (what the AMI's install-worker.sh did
 kubelet, kubectl, ecr-credential-provider and aws-iam-authenticator from the binary bucket and
 verifies each against its published .sha256 before anything is installed; installs containerd,
 runc and the kernel series with the image's package manager (dnf, yum or apt) and locks their
-versions; writes the files boot mode relies on (this agent at /usr/bin/eks-node-agent with
-/etc/eks/eks-node-agent and /etc/eks/bootstrap.sh links, eni-max-pods.txt, kubelet-config.json,
+versions; writes the files boot mode relies on (this agent at /usr/bin/eks-node-agent, linked
+from /etc/eks/eks-node-agent; /etc/eks/bootstrap.sh and max-pods-calculator.sh, links to scripts
+in /usr/libexec/eks-node-agent that run it; eni-max-pods.txt, kubelet-config.json,
 kubeconfig, the credential provider config, kubelet.service, containerd's config, sysctl and
 module settings, /etc/eks/kubelet-version.txt and containerd-version.txt); enables
 kubelet.service (held back until boot mode has written the CA) and eks-node-agent.service

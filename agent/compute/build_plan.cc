@@ -189,7 +189,16 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
   }
 
   // --- the agent at the paths user data calls ---------------------------------------------
-  plan.links = {{kAgentBinaryPath, kAgentEksPath}, {"eks-node-agent", kBootstrapShPath}};
+  // bootstrap.sh and max-pods-calculator.sh are scripts that exec the agent, not links to it: user
+  // data edits bootstrap.sh with sed (README "Install layout"). The same layout as the packages'.
+  const std::string shim_dir = kShimDir;
+  add({.path = shim_dir + "/bootstrap.sh", .bytes = std::string(embedded::file("config/bootstrap.sh")), .mode = 0755});
+  add({.path = shim_dir + "/max-pods-calculator.sh",
+       .bytes = std::string(embedded::file("config/max-pods-calculator.sh")),
+       .mode = 0755});
+  plan.links = {{kAgentBinaryPath, kAgentEksPath},
+                {shim_dir + "/bootstrap.sh", kBootstrapShPath},
+                {shim_dir + "/max-pods-calculator.sh", kMaxPodsCalculatorPath}};
   // Both enabled in the image. kubelet.service's ConditionPathExists on the CA keeps it from
   // starting before boot mode has written the node's configuration (README "Build mode").
   plan.enable_units = {"kubelet.service", kAgentUnit};

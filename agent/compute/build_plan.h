@@ -23,6 +23,9 @@ const char* package_manager_name(PackageManager pm);
 inline constexpr const char* kAgentBinaryPath = "/usr/bin/eks-node-agent";
 inline constexpr const char* kAgentEksPath = "/etc/eks/eks-node-agent";
 inline constexpr const char* kBootstrapShPath = "/etc/eks/bootstrap.sh";
+inline constexpr const char* kMaxPodsCalculatorPath = "/etc/eks/max-pods-calculator.sh";
+// The shims those two paths link to (config/*.sh; README "Install layout"), where the packages put them.
+inline constexpr const char* kShimDir = "/usr/libexec/eks-node-agent";
 inline constexpr const char* kAgentUnit = "eks-node-agent.service";
 inline constexpr const char* kBuildInfoPath = "/etc/eks/build-info.json";
 inline constexpr const char* kEcrCredentialProviderPath = "/etc/eks/image-credential-provider/ecr-credential-provider";

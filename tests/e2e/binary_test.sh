@@ -175,6 +175,13 @@ check "docker-only flags: exit 0 with warnings" bash -c "[ $RC -eq 0 ] && grep -
 agent "$W" --help
 check "--help exits 0" expect_rc 0
 check "--help lists bootstrap.sh flags and env vars" contains "$WORK/out" '--kubelet-extra-args VALUE [KUBELET_EXTRA_ARGS]'
+# The /etc/eks/bootstrap.sh shim must know which flags take a value (so a value is never taken
+# for --kubelet-extra-args): its VALUE_FLAGS list is exactly --help's "--flag VALUE" lines.
+sed -nE 's/^  (--[a-z0-9-]+) VALUE.*/\1/p' "$WORK/out" | sort >"$WORK/help-value-flags"
+sed -n '/^VALUE_FLAGS="/,/"$/p' "$REPO/config/bootstrap.sh" | tr -d '"' | sed 's/^VALUE_FLAGS=//' |
+  tr ' ' '\n' | grep -- '^--' | sort >"$WORK/shim-value-flags"
+check "config/bootstrap.sh's VALUE_FLAGS match --help" diff "$WORK/help-value-flags" "$WORK/shim-value-flags"
+check "--help has value flags to compare" test "$(wc -l <"$WORK/help-value-flags")" -gt 20
 if command -v setpriv >/dev/null; then
   setpriv --reuid=65534 --regid=65534 --clear-groups "$AGENT" --help >/dev/null 2>&1
   check "--help needs no root" test $? -eq 0

@@ -112,7 +112,12 @@ done
 check "full build: kubelet is the bucket's bytes" cmp "$R/usr/bin/kubelet" "$BUCKET_DIR/amazon-eks/$PREFIX/kubelet"
 check "full build: the agent is this binary" cmp "$R/usr/bin/eks-node-agent" "$AGENT"
 check "full build: /etc/eks/eks-node-agent links to it" equals "$(readlink "$R/etc/eks/eks-node-agent")" /usr/bin/eks-node-agent
-check "full build: /etc/eks/bootstrap.sh links to the agent" equals "$(readlink "$R/etc/eks/bootstrap.sh")" eks-node-agent
+# The AL2 script paths: links to our shims (README "Install layout"), the package's layout.
+for s in bootstrap.sh max-pods-calculator.sh; do
+  check "full build: /etc/eks/$s links to the shim" equals "$(readlink "$R/etc/eks/$s")" "/usr/libexec/eks-node-agent/$s"
+  check "full build: the $s shim is config/$s" cmp "$R/usr/libexec/eks-node-agent/$s" "$REPO/config/$s"
+  check "full build: the $s shim is executable" equals "$(stat -c %a "$R/usr/libexec/eks-node-agent/$s")" 755
+done
 check "full build: kubelet-version.txt" equals "$(cat "$R/etc/eks/kubelet-version.txt")" "v$VERSION"
 check "full build: containerd-version.txt from containerd --version in the image" equals "$(cat "$R/etc/eks/containerd-version.txt")" 1.7.20
 check "full build: eni-max-pods.txt" cmp "$R/etc/eks/eni-max-pods.txt" "$REPO/data/eni-max-pods.txt"

@@ -9,12 +9,15 @@
 #      of the host's root (a tmpfs upper layer in a private mount namespace, so nothing reaches the
 #      host), real maintainer scripts against the host's installed dependencies. It is enabled, runs
 #      from /etc/eks/bootstrap.sh (--help, a --dry-run bootstrap against the IMDS emulator, the boot
-#      unit's own command line), is upgraded over 0.0.0 keeping an edited conffile, and purged;
+#      unit's own command line), is upgraded over 0.0.0 keeping an edited conffile, and purged. The
+#      image already has AL2's files: its /etc/eks/eni-max-pods.txt stays byte-identical throughout,
+#      its bootstrap.sh is replaced by our shim, and user data's sed edits of the shim (eksctl's
+#      max pods, Terraform's sourced profile.d file) take effect; max-pods-calculator.sh answers;
 #   5. the .rpm likewise with rpm (--nodeps: Debian's rpm database knows none of the host's
 #      packages): %systemd_post enables it through the preset, `rpm -U` keeps the edited
 #      conffile (%config(noreplace)), `rpm -e` disables it.
 # Usage: package_test.sh BUILD_DIR   (a configured and built CMake tree; needs root)
-# shellcheck disable=SC2317,SC2119  # helpers called through check; start_emulator takes no args here
+# shellcheck disable=SC2317,SC2119,SC2016  # helpers called through check; start_emulator takes no args here; sed edits of $2
 set -u
 BUILD=$(realpath -m "${1:?usage: package_test.sh BUILD_DIR}")
 # shellcheck source=tests/e2e/lib.sh
@@ -33,17 +36,27 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   has_line() { grep -qxF -- "$2" "$1" || { echo "    ($1 lacks the line: $2)"; return 1; }; }
   IMDS_URL=$PKGTEST_IMDS
   BASE=(--b64-cluster-ca "$CA_B64" --apiserver-endpoint "$ENDPOINT" --imds-endpoint "$IMDS_URL")
+  # The image as an AL2 AMI leaves it: the full max pods table (here with one type changed, to see
+  # that it is the one read) and AWS's own bootstrap.sh, which the package replaces.
+  mkdir -p /etc/eks
+  sed 's/^m5\.large .*/m5.large 17/' "$REPO/data/eni-max-pods.txt" >/etc/eks/eni-max-pods.txt
+  cp /etc/eks/eni-max-pods.txt /root/eni-max-pods.image
+  printf '#!/bin/bash\necho "AL2 bootstrap.sh"\n' >/etc/eks/bootstrap.sh
+  table_kept() { cmp /root/eni-max-pods.image /etc/eks/eni-max-pods.txt; }
+  EXAMPLE=/etc/eks/eks-node-agent.d/nodeconfig.yaml.example
 
   case $PKGTEST_PHASE in
   deb)
     run dpkg -i "$PKGTEST_DIR/old/eks-node-agent_${OLD}_$ARCH.deb"
     check "deb: dpkg -i $OLD" expect_rc 0
     check "deb: enabled by the maintainer script" enabled
-    echo "m5.large 17" >>/etc/eks/eni-max-pods.txt
+    check "deb: the image's eni-max-pods.txt is left byte-identical by dpkg -i" table_kept
+    echo "## edited" >>"$EXAMPLE"   # (still a comment once uncommented below)
     run dpkg -i "$PKGTEST_DIR/new/eks-node-agent_${NEW}_$ARCH.deb"
     check "deb: upgrade $OLD -> $NEW" expect_rc 0
     check "deb: $NEW installed" [ "$(dpkg-query -W -f='${Version} ${Status}' eks-node-agent)" = "$NEW install ok installed" ]
-    check "deb: the edited /etc/eks/eni-max-pods.txt is kept" has_line /etc/eks/eni-max-pods.txt "m5.large 17"
+    check "deb: the edited conffile is kept" has_line "$EXAMPLE" "## edited"
+    check "deb: the image's eni-max-pods.txt is byte-identical after the upgrade" table_kept
     check "deb: no .dpkg-dist/.dpkg-new left" [ -z "$(find /etc/eks -name '*.dpkg-*')" ]
     check "deb: still enabled after the upgrade" enabled
     ;;
@@ -55,11 +68,13 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
     run rpm -i --nodeps "$PKGTEST_DIR/old/eks-node-agent-$OLD-1.$RPMARCH.rpm"
     check "rpm: rpm -i $OLD" expect_rc 0
     check "rpm: enabled by %systemd_post through 90-eks-node-agent.preset" enabled
-    echo "m5.large 17" >>/etc/eks/eni-max-pods.txt
+    check "rpm: the image's eni-max-pods.txt is left byte-identical by rpm -i" table_kept
+    echo "## edited" >>"$EXAMPLE"   # (still a comment once uncommented below)
     run rpm -U --nodeps "$PKGTEST_DIR/new/eks-node-agent-$NEW-1.$RPMARCH.rpm"
     check "rpm: rpm -U $OLD -> $NEW" expect_rc 0
     check "rpm: $NEW installed" [ "$(rpm -q eks-node-agent)" = "eks-node-agent-$NEW-1.$RPMARCH" ]
-    check "rpm: the edited /etc/eks/eni-max-pods.txt is kept" has_line /etc/eks/eni-max-pods.txt "m5.large 17"
+    check "rpm: the edited conffile is kept" has_line "$EXAMPLE" "## edited"
+    check "rpm: the image's eni-max-pods.txt is byte-identical after the upgrade" table_kept
     check "rpm: no .rpmnew/.rpmsave left" [ -z "$(find /etc/eks -name '*.rpm*')" ]
     check "rpm: still enabled after the upgrade" enabled
     ;;
@@ -69,8 +84,49 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   run /etc/eks/eks-node-agent --help
   check "$PKGTEST_PHASE: /etc/eks/eks-node-agent --help" expect_rc 0
   check "$PKGTEST_PHASE: --help prints the usage" contains "$WORK/out" "usage: eks-node-agent"
+  SHIM=/usr/libexec/eks-node-agent/bootstrap.sh
+  check "$PKGTEST_PHASE: AL2's bootstrap.sh is replaced by a link to the shim" equals "$(readlink /etc/eks/bootstrap.sh)" "$SHIM"
   run /etc/eks/bootstrap.sh --version
   check "$PKGTEST_PHASE: /etc/eks/bootstrap.sh --version" contains "$WORK/out" "eks-node-agent "
+  run /etc/eks/bootstrap.sh --help
+  check "$PKGTEST_PHASE: the shim's usage names /etc/eks/bootstrap.sh" contains "$WORK/out" "usage: bootstrap.sh [options] <cluster-name>"
+  # max-pods-calculator.sh with the calculator's CLI; its exit status is the agent's.
+  run /etc/eks/max-pods-calculator.sh --instance-type m5.large --cni-version 1.18.0
+  check "$PKGTEST_PHASE: max-pods-calculator.sh: m5.large, CNI 1.18.0 -> 29" equals "$(cat "$WORK/out")" 29
+  run /etc/eks/max-pods-calculator.sh --instance-type m5.8xlarge --cni-version 1.11.2 --cni-custom-networking-enabled
+  check "$PKGTEST_PHASE: max-pods-calculator.sh: m5.8xlarge, custom networking -> 205" equals "$(cat "$WORK/out")" 205
+  run /etc/eks/max-pods-calculator.sh --cni-version 1.18.0
+  check "$PKGTEST_PHASE: max-pods-calculator.sh: no instance type fails" [ "$RC" -ne 0 ]
+  # eksctl's maxPodsPerNode edit (real-clients.md fact 2), then a real bootstrap into a scratch root.
+  EXTRA=etc/systemd/system/kubelet.service.d/30-kubelet-extra-args.conf
+  sed -i 's/KUBELET_EXTRA_ARGS=$2/KUBELET_EXTRA_ARGS="$2 --max-pods=23"/' /etc/eks/bootstrap.sh
+  check "$PKGTEST_PHASE: eksctl's sed leaves an edited executable copy" sh -c \
+    '[ ! -L /etc/eks/bootstrap.sh ] && [ -x /etc/eks/bootstrap.sh ] && grep -qF -- "--max-pods=23" /etc/eks/bootstrap.sh'
+  R=$(new_root "eksctl-$PKGTEST_PHASE" 2)
+  run /etc/eks/bootstrap.sh my-cluster "${BASE[@]}" --kubelet-extra-args '--node-labels=a=b' --root "$R"
+  check "$PKGTEST_PHASE: eksctl-edited bootstrap.sh exits 0" expect_rc 0
+  check "$PKGTEST_PHASE: eksctl-edited bootstrap.sh: --max-pods=23 reaches kubelet's flags" \
+    contains "$R/$EXTRA" "--node-labels=a=b --max-pods=23"
+  check "$PKGTEST_PHASE: eksctl-edited bootstrap.sh: the summary says max-pods=23" contains "$WORK/err" "max-pods=23"
+  # terraform-aws-eks's workaround: a profile.d file sourced after `set -o errexit` (its variables
+  # exported or not), and the extra args it holds appended to the flag's.
+  ln -sfn "$SHIM" /etc/eks/bootstrap.sh
+  printf 'export USE_MAX_PODS=false\nKUBELET_EXTRA_ARGS="--register-with-taints=t=v:NoSchedule"\n' >/etc/profile.d/bootstrap.sh
+  sed -i '/^set -o errexit/a\\nsource /etc/profile.d/bootstrap.sh' /etc/eks/bootstrap.sh
+  sed -i 's/KUBELET_EXTRA_ARGS=$2/KUBELET_EXTRA_ARGS="$2 $KUBELET_EXTRA_ARGS"/' /etc/eks/bootstrap.sh
+  R=$(new_root "terraform-$PKGTEST_PHASE" 2)
+  run /etc/eks/bootstrap.sh my-cluster "${BASE[@]}" --kubelet-extra-args '--node-labels=b=c' --root "$R"
+  check "$PKGTEST_PHASE: Terraform-edited bootstrap.sh exits 0" expect_rc 0
+  check "$PKGTEST_PHASE: Terraform-edited: the sourced extra args are appended" \
+    contains "$R/$EXTRA" "--node-labels=b=c --register-with-taints=t=v:NoSchedule"
+  check "$PKGTEST_PHASE: Terraform-edited: the sourced USE_MAX_PODS=false leaves maxPods out" \
+    json_eq "$R/etc/kubernetes/kubelet/kubelet-config.json" '"maxPods" in d' 'false'
+  R=$(new_root "terraform-noflag-$PKGTEST_PHASE" 2)
+  run /etc/eks/bootstrap.sh my-cluster "${BASE[@]}" --root "$R"
+  check "$PKGTEST_PHASE: Terraform-edited, no flag: the sourced (unexported) KUBELET_EXTRA_ARGS is used" \
+    contains "$R/$EXTRA" "--register-with-taints=t=v:NoSchedule"
+  rm /etc/profile.d/bootstrap.sh
+  ln -sfn "$SHIM" /etc/eks/bootstrap.sh
   R=$(new_root "dry-$PKGTEST_PHASE" 2)
   snapshot "$R" >"$WORK/before"
   run /etc/eks/bootstrap.sh my-cluster "${BASE[@]}" --dry-run --root "$R"
@@ -82,7 +138,7 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   echo "v1.30.4-eks-1234567" >/etc/eks/kubelet-version.txt
   run /etc/eks/eks-node-agent --cluster my-cluster "${BASE[@]}" --dry-run --root / --service-manager offline
   check "$PKGTEST_PHASE: dry run of this node exits 0" expect_rc 0
-  check "$PKGTEST_PHASE: max pods from the edited /etc/eks/eni-max-pods.txt" contains "$WORK/out" '"maxPods": 17'
+  check "$PKGTEST_PHASE: max pods from the image's /etc/eks/eni-max-pods.txt" contains "$WORK/out" '"maxPods": 17'
   # The boot unit's command line, as installed, with the installed drop-in directory: its example
   # file is not a NodeConfig source.
   for UNIT in /lib/systemd/system/eks-node-agent.service /usr/lib/systemd/system/eks-node-agent.service; do
@@ -118,14 +174,17 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   deb)
     run dpkg -P eks-node-agent
     check "deb: purge" expect_rc 0
-    check "deb: purge removes the conffiles" [ ! -e /etc/eks/eni-max-pods.txt ]
-    check "deb: purge removes the /etc/eks links" [ ! -L /etc/eks/bootstrap.sh ]
+    check "deb: purge removes the conffiles" [ ! -e "$EXAMPLE" ]
+    check "deb: purge leaves the image's eni-max-pods.txt byte-identical" table_kept
+    check "deb: purge removes the /etc/eks links" sh -c '[ ! -L /etc/eks/bootstrap.sh ] && [ ! -L /etc/eks/max-pods-calculator.sh ]'
     check "deb: purge removes the enablement" [ ! -L /etc/systemd/system/multi-user.target.wants/eks-node-agent.service ]
     ;;
   rpm)
     run rpm -e --nodeps eks-node-agent
     check "rpm: erase" expect_rc 0
-    check "rpm: the edited conffile is saved as .rpmsave" test -f /etc/eks/eni-max-pods.txt.rpmsave
+    check "rpm: the edited conffile is saved as .rpmsave" test -f "$EXAMPLE.rpmsave"
+    check "rpm: erase leaves the image's eni-max-pods.txt byte-identical" table_kept
+    check "rpm: erase removes the /etc/eks links" sh -c '[ ! -L /etc/eks/bootstrap.sh ] && [ ! -L /etc/eks/max-pods-calculator.sh ]'
     check "rpm: %systemd_preun disabled the unit" [ ! -L /etc/systemd/system/multi-user.target.wants/eks-node-agent.service ]
     ;;
   esac
@@ -204,14 +263,22 @@ dpkg-deb -c "$DEB" | awk '{ p = substr($6, 2); if ($1 ~ /^l/) p = p " -> " $8; i
 rpm -qp --qf '[%{FILENAMES}\t%{FILELINKTOS}\t%{FILEMODES:perms}\n]' "$RPM" 2>/dev/null |
   awk -F'\t' '$3 !~ /^d/ { print ($2 == "" ? $1 : $1 " -> " $2) }' | sort >"$WORK/rpm.files"
 for f in "/usr/bin/eks-node-agent" "/etc/eks/eks-node-agent -> /usr/bin/eks-node-agent" \
-         "/etc/eks/bootstrap.sh -> eks-node-agent" /etc/eks/eni-max-pods.txt \
-         /etc/eks/eks-node-agent.d/nodeconfig.yaml.example \
+         "/etc/eks/bootstrap.sh -> /usr/libexec/eks-node-agent/bootstrap.sh" \
+         "/etc/eks/max-pods-calculator.sh -> /usr/libexec/eks-node-agent/max-pods-calculator.sh" \
+         /usr/libexec/eks-node-agent/bootstrap.sh /usr/libexec/eks-node-agent/max-pods-calculator.sh \
+         /etc/eks/eks-node-agent.d/nodeconfig.yaml.example /usr/share/eks-node-agent/eni-max-pods.txt.example \
          /usr/share/eks-node-agent/eni-max-pods.txt /usr/share/eks-node-agent/instance-networking.jsonl \
          /usr/share/bash-completion/completions/eks-node-agent; do
   check "deb has $f" grep -qxF -- "$f" "$WORK/deb.files"
 done
 UNITDIR=$(sed -n 's/^AGENT_SYSTEMD_UNIT_DIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
 PRESETDIR=$(sed -n 's/^AGENT_SYSTEMD_PRESET_DIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+check "deb has no /etc/eks/eni-max-pods.txt (an image's own is kept)" sh -c "! grep -qxF /etc/eks/eni-max-pods.txt '$WORK/deb.files'"
+check "rpm has no /etc/eks/eni-max-pods.txt" sh -c "! grep -qxF /etc/eks/eni-max-pods.txt '$WORK/rpm.files'"
+check "the shims are executable in both" sh -c "dpkg-deb -c '$DEB' | grep -E '^-rwxr-xr-x .*/usr/libexec/eks-node-agent/bootstrap.sh\$' >/dev/null &&
+  rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' '$RPM' 2>/dev/null | grep -qx -- '-rwxr-xr-x /usr/libexec/eks-node-agent/bootstrap.sh'"
+check "rpm License: is Apache-2.0" [ "$(rpm -qp --qf '%{LICENSE}' "$RPM" 2>/dev/null)" = Apache-2.0 ]
+check "deb copyright is Apache-2.0" sh -c "dpkg-deb --fsys-tarfile '$DEB' | tar -xOf - ./usr/share/doc/eks-node-agent/copyright | grep -qx 'License: Apache-2.0'"
 check "deb has the unit in $UNITDIR" grep -qxF "$UNITDIR/eks-node-agent.service" "$WORK/deb.files"
 check "deb has the preset in $PRESETDIR" grep -qxF "$PRESETDIR/90-eks-node-agent.preset" "$WORK/deb.files"
 check "deb has eks-node-agent(8)" grep -qxF /usr/share/man/man8/eks-node-agent.8.gz "$WORK/deb.files"
@@ -219,13 +286,13 @@ check "rpm has the unit in /usr/lib/systemd/system" grep -qxF /usr/lib/systemd/s
 check "rpm has the preset in /usr/lib/systemd/system-preset" grep -qxF /usr/lib/systemd/system-preset/90-eks-node-agent.preset "$WORK/rpm.files"
 # Same files in both, up to each distribution's unit directory, doc/lintian files and build-id links.
 norm() {
-  sed -E 's|^/lib/systemd/|/usr/lib/systemd/|' "$1" | grep -vE '^/usr/share/(doc|lintian)/|^/usr/lib/\.build-id/' | sort
+  sed -E 's|^/lib/systemd/|/usr/lib/systemd/|' "$1" | grep -vE '^/usr/share/(doc|licenses|lintian)/|^/usr/lib/\.build-id/' | sort
 }
 check "the .deb and the .rpm install the same files" diff <(norm "$WORK/deb.files") <(norm "$WORK/rpm.files")
 check "deb conffiles" diff <(dpkg-deb --ctrl-tarfile "$DEB" | tar -xOf - ./conffiles | sort) \
-  <(printf '%s\n' /etc/eks/eks-node-agent.d/nodeconfig.yaml.example /etc/eks/eni-max-pods.txt)
+  <(printf '%s\n' /etc/eks/eks-node-agent.d/nodeconfig.yaml.example)
 check "rpm %config(noreplace) files" diff <(rpm -qpc "$RPM" 2>/dev/null | sort) \
-  <(printf '%s\n' /etc/eks/eks-node-agent.d/nodeconfig.yaml.example /etc/eks/eni-max-pods.txt)
+  <(printf '%s\n' /etc/eks/eks-node-agent.d/nodeconfig.yaml.example)
 DEPENDS=$(dpkg-deb -f "$DEB" Depends)
 check "deb depends on libcurl4 (dlopen'ed)" grep -q 'libcurl4 (>= 7.75.0)' <<<"$DEPENDS"
 check "deb depends on libsystemd0 (shlibs)" grep -q 'libsystemd0' <<<"$DEPENDS"

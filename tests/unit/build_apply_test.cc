@@ -100,7 +100,11 @@ TEST_CASE("run_build: a full build installs binaries, packages, files, links and
   CHECK(img.fs.read("/usr/bin/eks-node-agent").value() == "AGENT-BINARY");
   CHECK(img.fs.node("/usr/bin/eks-node-agent")->mode == 0755);
   CHECK(img.fs.node("/etc/eks/eks-node-agent")->data == "/usr/bin/eks-node-agent");
-  CHECK(img.fs.node("/etc/eks/bootstrap.sh")->data == "eks-node-agent");
+  CHECK(img.fs.node("/etc/eks/bootstrap.sh")->data == "/usr/libexec/eks-node-agent/bootstrap.sh");
+  CHECK(img.fs.read("/etc/eks/bootstrap.sh").value() == agent::embedded::file("config/bootstrap.sh"));
+  CHECK(img.fs.node("/usr/libexec/eks-node-agent/bootstrap.sh")->mode == 0755);
+  CHECK(img.fs.read("/etc/eks/max-pods-calculator.sh").value() ==
+        agent::embedded::file("config/max-pods-calculator.sh"));
   CHECK(img.fs.read(c::kKubeletVersionPath).value() == "v1.30.4\n");
   CHECK(img.fs.read(c::kContainerdVersionPath).value() == "1.7.20\n");
   CHECK(img.fs.node("/etc/kubernetes/manifests")->kind == MemRootFs::Node::Kind::Dir);

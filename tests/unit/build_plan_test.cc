@@ -135,10 +135,26 @@ TEST_CASE("build plan: the files boot mode reads, from the same templates") {
 TEST_CASE("build plan: the agent's links and unit") {
   auto p = c::plan_build(vars(), facts());
   REQUIRE(p);
-  REQUIRE(p->links.size() == 2);
+  REQUIRE(p->links.size() == 3);
   CHECK(p->links[0].link == "/etc/eks/eks-node-agent");
   CHECK(p->links[0].target == "/usr/bin/eks-node-agent");
+  // The AL2 script paths link to our shims (scripts, so that user data's sed edits work), which
+  // are written with the embedded config/*.sh bytes, executable.
   CHECK(p->links[1].link == "/etc/eks/bootstrap.sh");
+  CHECK(p->links[1].target == "/usr/libexec/eks-node-agent/bootstrap.sh");
+  CHECK(p->links[2].link == "/etc/eks/max-pods-calculator.sh");
+  CHECK(p->links[2].target == "/usr/libexec/eks-node-agent/max-pods-calculator.sh");
+  for (const char* shim : {"/usr/libexec/eks-node-agent/bootstrap.sh", "/usr/libexec/eks-node-agent/max-pods-calculator.sh"}) {
+    const auto* f = file(*p, shim);
+    REQUIRE(f != nullptr);
+    CHECK(f->mode == 0755);
+    CHECK(f->bytes.starts_with("#!/bin/bash\n"));
+    CHECK(f->bytes.find("exec") != std::string::npos);
+  }
+  // The anchors user data's sed edits look for (README "Install layout").
+  const std::string& shim = file(*p, "/usr/libexec/eks-node-agent/bootstrap.sh")->bytes;
+  CHECK(shim.find("\nset -o errexit\n") != std::string::npos);
+  CHECK(shim.find(" KUBELET_EXTRA_ARGS=$2\n") != std::string::npos);
   CHECK(p->enable_units == std::vector<std::string>{"kubelet.service", "eks-node-agent.service"});
   CHECK(file(*p, "/etc/systemd/system/eks-node-agent.service") != nullptr);
   // A package already put the unit in /usr/lib/systemd/system: no shadowing copy in /etc.
