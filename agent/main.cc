@@ -35,6 +35,7 @@
 #include "agent/platform/curl_s3.h"
 #include "agent/platform/offline_service_manager.h"
 #include "agent/platform/posix_command_runner.h"
+#include "agent/platform/posix_mounter.h"
 #include "agent/platform/posix_root_fs.h"
 #include "agent/platform/sdbus_service_manager.h"
 #include "agent/platform/signal_watcher.h"
@@ -263,8 +264,9 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   }
 
   platform::CurlAwsApi aws_api(aws_options(o.node.aws_api_retry_attempts), imds, clock, wall_now, cancel);
+  platform::PosixMounter mounter;
   app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
-                      cancel, &aws_api};
+                      cancel, &aws_api, offline ? nullptr : &mounter};
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
   if (result && !outcome.nothing_to_do.empty()) {

@@ -17,6 +17,7 @@
 #include "agent/model/result.h"
 #include "agent/ports/cancel.h"
 #include "agent/ports/clock.h"
+#include "agent/ports/mounter.h"
 #include "agent/ports/root_fs.h"
 #include "agent/ports/service_manager.h"
 
@@ -42,6 +43,8 @@ struct ApplyReport {
   std::vector<FileChange> files;
   std::vector<UnitAction> actions;
   bool offline = false;  // units could not be started (offline root)
+  // Optional steps that failed (the node works without them), each with its reason; also logged.
+  std::vector<Diagnostic> warnings;
   int changed() const;
 };
 
@@ -49,6 +52,8 @@ struct ApplyOptions {
   Deadline deadline;
   std::chrono::milliseconds settle{1500};
   const CancelToken* cancel = nullptr;  // SIGTERM/SIGINT; null: cannot be interrupted
+  // Mounts what a mount unit says when systemd refuses the unit (null: no such fallback).
+  Mounter* mounter = nullptr;
 };
 
 // Errors: Io/Denied from the file system (the file named; files written before it stay written,
@@ -57,6 +62,11 @@ struct ApplyOptions {
 // unit systemd does not know, Interrupted when options.cancel is set: before any file is replaced
 // (nothing changed), or after the files, between unit actions or inside a job wait or the settle
 // window (the rest is recorded in kPendingPath for the next run). Never with a file half written.
+//
+// An optional unit (UnitIntent::optional) that fails any other way is not an error: a mount unit
+// that systemd will not run is mounted directly from its [Mount] section through
+// options.mounter; when that is not possible either, the run goes on and report.warnings says
+// why (the action's result starts with "failed:"). Timeout and Interrupted stay errors.
 Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& services, Clock& clock,
                                const ApplyOptions& options, ApplyReport* partial = nullptr);
 

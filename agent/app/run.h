@@ -33,6 +33,8 @@ struct RunPorts {
   const CancelToken* cancel = nullptr;
   // The AWS API fallbacks (null: none are made); bounded by the run's deadline.
   AwsApi* aws = nullptr;
+  // Mounts bpffs where systemd refuses sys-fs-bpf.mount (null: none; an offline root never has one).
+  Mounter* mounter = nullptr;
 };
 
 struct RunOutcome {
@@ -56,7 +58,8 @@ struct RunOutcome {
 Status run_bootstrap(const cli::Options& options, RunPorts& ports, RunOutcome& outcome);
 
 // One line: cluster, instance type, max pods and its source, reservations, changes, on GPU nodes
-// the GPU count and containerd's default runtime, elapsed ms.
+// the GPU count and containerd's default runtime, elapsed ms, then any apply warnings
+// (" warnings: [ID] message; [ID] message").
 std::string summary_line(const RunOutcome& outcome);
 
 }  // namespace agent::app

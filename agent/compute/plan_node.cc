@@ -484,7 +484,7 @@ Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
            .mode = 0644,
            .unit_file = true,
            .only_if_absent = true});
-      plan.units.push_back({.unit = kBpfMount, .enable = true, .start_if_inactive = true});
+      plan.units.push_back({.unit = kBpfMount, .enable = true, .start_if_inactive = true, .optional = true});
     }
   }
   if (f.resolved_unit_present) plan.units.push_back({.unit = kResolved, .restart_on_change = true});
