@@ -105,6 +105,46 @@ platform::CurlAwsApi::Options aws_options(int retry_attempts) {
 
 std::chrono::system_clock::time_point wall_now() { return std::chrono::system_clock::now(); }
 
+// The instance's region (identity document) and partition domain, from IMDS.
+Status region_from_imds(Imds& imds, std::string& region, std::string& domain) {
+  AGENT_TRY(std::string doc, imds.get("latest/dynamic/instance-identity/document"));
+  auto j = nlohmann::json::parse(doc, nullptr, false);
+  if (!j.is_object() || !j.contains("region") || !j["region"].is_string()) {
+    return make_error(Errc::Invalid, "IMDS instance identity document has no region; set AWS_REGION");
+  }
+  region = j["region"].get<std::string>();
+  domain = imds.get("latest/meta-data/services/domain").value_or("");
+  return {};
+}
+
+// `max-pods`: the calculator, with EC2 DescribeInstanceTypes for what it cannot know offline. EC2
+// is asked only with credentials to hand: the environment's keys, or (for a type read from IMDS,
+// i.e. on the instance) the instance profile; the region is AWS_REGION, else the instance's.
+int run_max_pods(const std::vector<std::string>& args) {
+  platform::SteadyClock clock;
+  platform::AsioImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
+  auto imds_type = [&]() -> Result<std::string> { return imds.get("latest/meta-data/instance-type"); };
+  auto describe = [&](const std::string& type, bool on_instance) -> Result<InstanceTypeInfo> {
+    auto options = aws_options(3);
+    if (!options.env.access_key_id && !on_instance) {
+      return make_error(Errc::Unavailable,
+                        "no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), "
+                        "and the instance profile is used only with --instance-type-from-imds");
+    }
+    std::string region = options.env.region.value_or("");
+    std::string domain;
+    if (region.empty()) {
+      if (!on_instance) return make_error(Errc::Unavailable, "no AWS region (set AWS_REGION)");
+      AGENT_TRY_STATUS(region_from_imds(imds, region, domain));
+    }
+    platform::CurlAwsApi api(std::move(options), imds, clock, wall_now);
+    app::AwsContext ctx{.api = api, .clock = clock};
+    const AwsWhere where{.region = region, .domain = domain, .deadline = clock.now() + std::chrono::seconds(60)};
+    return app::describe_instance_type(ctx, where, type);
+  };
+  return cli::max_pods_main(args, std::cout, std::cerr, imds_type, host_vcpus(), describe);
+}
+
 // `max-pods --generate-table`: region from AWS_REGION, else IMDS; every page of
 // DescribeInstanceTypes within ten minutes.
 int run_generate_table(const std::vector<std::string>& args) {
@@ -116,15 +156,7 @@ int run_generate_table(const std::vector<std::string>& args) {
     auto options = aws_options(3);
     std::string region = options.env.region.value_or("");
     std::string domain;
-    if (region.empty()) {
-      AGENT_TRY(std::string doc, imds.get("latest/dynamic/instance-identity/document"));
-      auto j = nlohmann::json::parse(doc, nullptr, false);
-      if (!j.is_object() || !j.contains("region") || !j["region"].is_string()) {
-        return make_error(Errc::Invalid, "IMDS instance identity document has no region; set AWS_REGION");
-      }
-      region = j["region"].get<std::string>();
-      domain = imds.get("latest/meta-data/services/domain").value_or("");
-    }
+    if (region.empty()) AGENT_TRY_STATUS(region_from_imds(imds, region, domain));
     platform::CurlAwsApi api(std::move(options), imds, clock, wall_now);
     app::AwsContext ctx{.api = api, .clock = clock};
     const AwsWhere where{.region = region, .domain = domain, .deadline = clock.now() + std::chrono::minutes(10)};
@@ -496,12 +528,7 @@ int main(int argc, char** argv) {
       std::find(args.begin(), args.end(), "--generate-table") != args.end()) {
     rc = run_generate_table({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "max-pods") {
-    platform::SteadyClock clock;
-    auto imds_type = [&clock]() -> Result<std::string> {
-      platform::AsioImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
-      return imds.get("latest/meta-data/instance-type");
-    };
-    rc = cli::max_pods_main({args.begin() + 1, args.end()}, std::cout, std::cerr, imds_type, host_vcpus());
+    rc = run_max_pods({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "status") {
     rc = run_status({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "build-mode") {
