@@ -298,16 +298,17 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   platform::CurlAwsApi aws_api(aws_options(o.node.aws_api_retry_attempts), imds, clock, wall_now, cancel);
   platform::PosixMounter mounter;
   app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
-                      cancel, &aws_api, offline ? nullptr : &mounter};
+                      cancel, &aws_api, offline ? nullptr : &mounter, offline};
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
   if (result && !outcome.nothing_to_do.empty()) {
     std::cout << outcome.nothing_to_do << "\n";
     return 0;
   }
-  if (o.dry_run && result) {
-    std::cout << outcome.dry_run;
-    return 0;
+  if (o.dry_run && !outcome.dry_run.empty()) {
+    // The whole plan, then (when a step is marked WOULD FAIL) the real run's error and exit status.
+    std::cout << outcome.dry_run << std::flush;
+    return result ? 0 : fail(result.error());
   }
   const ImdsStats st = imds.stats();
   log::info("IMDS_STATS", "{} IMDS requests in {} round trips", st.requests, st.round_trips);
@@ -415,10 +416,10 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   auto plan = compute::plan_build(*vars, facts);
   if (!plan) return fail(plan.error());
   for (const auto& n : plan->notes) log::info(n.id, "{}", n.message);
-  if (a.dry_run) {
-    std::cout << compute::render_build_plan(*vars, facts, *plan, a.root);
-    return 0;
-  }
+  if (a.dry_run) std::cout << compute::render_build_plan(*vars, facts, *plan, a.root) << std::flush;
+  // A step marked WOULD FAIL: the dry run ends as the real run would, before it changes anything.
+  if (plan->blocked) return fail(*plan->blocked);
+  if (a.dry_run) return 0;
 
   platform::SteadyClock clock;
   platform::AsioImds imds(imds_options(a.imds_endpoint, std::chrono::seconds(10)), clock, cancel);

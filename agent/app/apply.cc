@@ -1,5 +1,7 @@
 #include "agent/app/apply.h"
 
+#include <algorithm>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -319,7 +321,8 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
   return report;
 }
 
-std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services) {
+std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services, bool offline,
+                          std::optional<Error>* would_fail) {
   std::string out;
   std::set<std::string> changed;
   for (const auto& w : plan.files) {
@@ -354,13 +357,43 @@ std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManag
   cs |= change_set(plan, changed);
   out += "units:\n";
   if (cs.unit_files) out += "  daemon-reload\n";
+  // A unit systemd will not know or load fails the real run late, after the files: say so here.
+  auto will_fail = [&](const UnitIntent& u, const UnitState& st) -> std::optional<Error> {
+    const bool written = std::any_of(plan.files.begin(), plan.files.end(), [&](const FileWrite& w) {
+      return w.unit_file && w.path.ends_with("/" + u.unit);
+    });
+    if (st.load_state == "not-found" && !written) {
+      return Error{Errc::NotFound, fmt::format("systemd has no unit {}; is it installed?", u.unit)};
+    }
+    if (st.load_state == "bad-setting" || st.load_state == "error" || st.load_state == "masked") {
+      return Error{Errc::Service, fmt::format("systemd cannot load {} (load state {})", u.unit, st.load_state)};
+    }
+    return std::nullopt;
+  };
+  auto mark = [&](const UnitIntent& u, const std::optional<Error>& e) -> std::string {
+    if (!e) return "";
+    if (u.optional) {
+      return fmt::format(" -- WOULD FAIL: {}; optional: a warning{}, not an error", e->message,
+                         u.unit.ends_with(".mount") ? " (and a direct mount)" : "");
+    }
+    if (would_fail != nullptr && !*would_fail) *would_fail = e->wrap("predicted by --dry-run");
+    return fmt::format(" -- WOULD FAIL: {} (exit status of the real run)", e->message);
+  };
   for (const auto& u : plan.units) {
-    if (u.enable) out += fmt::format("  enable {}\n", u.unit);
     UnitState st = services.state(u.unit).value_or(UnitState{});
     const std::string verb = job_for(u, cs.units.count(u.unit) > 0, st);
+    // Enabling needs the unit file, not a loaded unit, so only a missing file fails it.
+    std::optional<Error> failure = will_fail(u, st);
+    if (u.enable) {
+      out += fmt::format("  enable {}{}\n", u.unit,
+                         failure && failure->code == Errc::NotFound ? mark(u, failure) : "");
+      if (failure && failure->code == Errc::NotFound) continue;
+    }
     if (!verb.empty()) {
-      out += fmt::format("  {} {} (now {})\n", verb, u.unit,
-                         st.active_state.empty() ? "unknown" : st.active_state);
+      out += fmt::format("  {} {} (now {}){}{}\n", verb, u.unit,
+                         st.active_state.empty() ? "unknown" : st.active_state,
+                         offline ? " -- skipped: offline root (started by its own boot)" : "",
+                         offline ? "" : mark(u, failure));
     } else {
       out += fmt::format("  leave {} as it is ({})\n", u.unit,
                          st.active_state.empty() ? "no input changed" : st.active_state);

@@ -10,6 +10,7 @@
 // actions are done. /run is a tmpfs; after a reboot every unit starts afresh anyway.
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,7 +73,13 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
 
 // The --dry-run text: each file with a unified diff against what is there (secret files by size
 // only), each removal, and the unit actions a real run would take given the units' current state
-// (including those an interrupted run left in kPendingPath).
-std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services);
+// (including those an interrupted run left in kPendingPath). `offline`: the service manager cannot
+// run jobs (they are shown as skipped). A unit action that would fail after the files are written
+// is marked "-- WOULD FAIL: why": a unit systemd does not know and the plan does not write
+// (NotFound), one it cannot load (bad-setting, error, masked: Service). For a required unit the
+// first such error is stored in *would_fail (when given), so that the dry run can end with the real
+// run's exit status; an optional unit's is marked as the warning it would be.
+std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services,
+                          bool offline = false, std::optional<Error>* would_fail = nullptr);
 
 }  // namespace agent::app

@@ -155,8 +155,10 @@ Status run_bootstrap(const cli::Options& given, RunPorts& ports, RunOutcome& out
 
     t = ports.clock.now();
     if (o.dry_run) {
-      out.dry_run = describe_plan(out.plan, ports.fs, ports.services);
+      std::optional<Error> would_fail;
+      out.dry_run = describe_plan(out.plan, ports.fs, ports.services, ports.offline_services, &would_fail);
       phase_done("describe", t);
+      if (would_fail) return *would_fail;  // the text is printed all the same
       return {};
     }
     auto applied = apply_plan(out.plan, ports.fs, ports.services, ports.clock,

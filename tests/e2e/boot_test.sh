@@ -31,6 +31,8 @@
 #   e   SIGTERM while IMDS hangs: exit 130 within 1 s, a clear message, no file touched, no temp file
 #   g   two agents at once: the second waits for the lock; SIGTERM to the first during kubelet's
 #       restart job ends it within 1 s with complete files; the second then finishes the restart
+#   h   --dry-run with containerd's unit broken and an input it reads changed: the whole plan, the restart
+#       marked WOULD FAIL, exit 7 as the real run then has, nothing changed by the dry run
 #   f2  the unit with NodeConfig user data: kubelet configured and started by the unit
 set -u
 
@@ -272,6 +274,34 @@ check "g: kubelet active" is kubelet.service ActiveState active
 check "g: nothing is owed any more" test ! -e /run/eks-node-agent/pending-units
 rm -f "$DROPINS/05-e2e-slow-start.conf"
 systemctl daemon-reload
+
+# --- h: a dry run whose real run would fail late shows the whole plan, marked, and exits as it would ------
+# containerd's unit broken (a drop-in that clears ExecStart=: load state bad-setting) and a changed pause
+# image that needs its restart: the real run writes the files and then fails the restart (exit 7). The
+# dry run must say so without changing anything.
+mkdir -p /etc/systemd/system/containerd.service.d
+printf '[Service]\nExecStart=\n' >/etc/systemd/system/containerd.service.d/99-e2e-broken.conf
+systemctl daemon-reload
+H_ARGS=(--cluster my-cluster --apiserver-endpoint "$ENDPOINT" --b64-cluster-ca "$CA_B64"
+        --kubelet-extra-args '--node-labels=team=e' --pause-container-version 3.6)
+node_snapshot >"$WORK/snap1"
+/usr/bin/eks-node-agent "${H_ARGS[@]}" --dry-run >"$WORK/out" 2>"$WORK/err"
+RC=$?
+node_snapshot >"$WORK/snap2"
+grep 'WOULD FAIL' "$WORK/out" | sed 's/^/# h: /'
+check "h: the dry run exits 7, as the real run will" expect_rc 7
+check "h: it marks containerd's restart" contains "$WORK/out" "restart containerd.service (now active) -- WOULD FAIL: systemd cannot load containerd.service (load state bad-setting) (exit status of the real run)"
+check "h: it marks the refused bpf mount as the warning it will be" contains "$WORK/out" "start sys-fs-bpf.mount (now inactive) -- WOULD FAIL: systemd cannot load sys-fs-bpf.mount (load state bad-setting); optional"
+check "h: the whole plan is printed (the config diff, kubelet after containerd)" bash -c "grep -q '^update  /etc/containerd/config.toml' '$WORK/out' && grep -q 'kubelet.service' <(sed -n '/containerd.service (now active)/,\$p' '$WORK/out')"
+check "h: the error is on stderr" contains "$WORK/err" "predicted by --dry-run: systemd cannot load containerd.service"
+check "h: the dry run changed nothing" cmp -s "$WORK/snap1" "$WORK/snap2"
+/usr/bin/eks-node-agent "${H_ARGS[@]}" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "h: the real run exits 7 indeed" expect_rc 7
+rm /etc/systemd/system/containerd.service.d/99-e2e-broken.conf && systemctl daemon-reload
+/usr/bin/eks-node-agent "${H_ARGS[@]}" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "h: repaired, a re-run finishes (containerd's restart was owed)" expect_rc 0
 
 # --- f2: the boot unit with NodeConfig user data --------------------------------------------------------
 if /usr/bin/eks-node-agent --help 2>&1 | grep -q -- '--config-source'; then

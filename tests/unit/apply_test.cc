@@ -541,3 +541,42 @@ TEST_CASE("an optional unit that fails and cannot be mounted either is a warning
     CHECK(r.error().code == Errc::Timeout);
   }
 }
+
+TEST_CASE("describe_plan marks a unit action that would fail late, and says which error it would be") {
+  SUBCASE("a required unit systemd does not know: the real run's NotFound") {
+    Node node;
+    node.services.set_unknown("containerd.service");
+    std::optional<agent::Error> would_fail;
+    const std::string text = describe_plan(plan(), node.fs, node.services, false, &would_fail);
+    CHECK_MESSAGE(contains(text, "  start containerd.service (now inactive) -- WOULD FAIL: systemd has no unit "
+                                 "containerd.service; is it installed? (exit status of the real run)"),
+                  text);
+    // The whole plan is still there: files and the units after the failing one.
+    CHECK(contains(text, "create  /etc/kubernetes/pki/ca.crt"));
+    CHECK(contains(text, "  start kubelet.service"));
+    REQUIRE(would_fail.has_value());
+    CHECK(would_fail->code == Errc::NotFound);
+    CHECK_FALSE(node.wrote_anything());
+  }
+  SUBCASE("an optional unit systemd cannot load is marked as the warning it would be") {
+    Node node;
+    node.services.set_state("sys-fs-bpf.mount", UnitState{"bad-setting", "inactive", "dead", "", 0});
+    std::optional<agent::Error> would_fail;
+    const std::string text = describe_plan(plan(), node.fs, node.services, false, &would_fail);
+    CHECK_MESSAGE(contains(text, "  start sys-fs-bpf.mount (now inactive) -- WOULD FAIL: systemd cannot load "
+                                 "sys-fs-bpf.mount (load state bad-setting); optional: a warning (and a direct "
+                                 "mount), not an error"),
+                  text);
+    CHECK_FALSE(would_fail.has_value());
+  }
+  SUBCASE("a unit the plan writes is not unknown, and an offline root's jobs are skipped") {
+    Node node;
+    node.services.set_unknown("kubelet.service");
+    node.services.set_unknown("containerd.service");
+    std::optional<agent::Error> would_fail;
+    const std::string text = describe_plan(plan(), node.fs, node.services, true, &would_fail);
+    CHECK_MESSAGE(contains(text, "  enable kubelet.service\n"), text);
+    CHECK(contains(text, "  start containerd.service (now inactive) -- skipped: offline root"));
+    CHECK_FALSE(would_fail.has_value());
+  }
+}
