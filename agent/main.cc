@@ -35,6 +35,7 @@
 #include "agent/platform/curl_s3.h"
 #include "agent/platform/offline_service_manager.h"
 #include "agent/platform/posix_command_runner.h"
+#include "agent/platform/posix_mounter.h"
 #include "agent/platform/posix_root_fs.h"
 #include "agent/platform/sdbus_service_manager.h"
 #include "agent/platform/signal_watcher.h"
@@ -104,6 +105,46 @@ platform::CurlAwsApi::Options aws_options(int retry_attempts) {
 
 std::chrono::system_clock::time_point wall_now() { return std::chrono::system_clock::now(); }
 
+// The instance's region (identity document) and partition domain, from IMDS.
+Status region_from_imds(Imds& imds, std::string& region, std::string& domain) {
+  AGENT_TRY(std::string doc, imds.get("latest/dynamic/instance-identity/document"));
+  auto j = nlohmann::json::parse(doc, nullptr, false);
+  if (!j.is_object() || !j.contains("region") || !j["region"].is_string()) {
+    return make_error(Errc::Invalid, "IMDS instance identity document has no region; set AWS_REGION");
+  }
+  region = j["region"].get<std::string>();
+  domain = imds.get("latest/meta-data/services/domain").value_or("");
+  return {};
+}
+
+// `max-pods`: the calculator, with EC2 DescribeInstanceTypes for what it cannot know offline. EC2
+// is asked only with credentials to hand: the environment's keys, or (for a type read from IMDS,
+// i.e. on the instance) the instance profile; the region is AWS_REGION, else the instance's.
+int run_max_pods(const std::vector<std::string>& args) {
+  platform::SteadyClock clock;
+  platform::AsioImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
+  auto imds_type = [&]() -> Result<std::string> { return imds.get("latest/meta-data/instance-type"); };
+  auto describe = [&](const std::string& type, bool on_instance) -> Result<InstanceTypeInfo> {
+    auto options = aws_options(3);
+    if (!options.env.access_key_id && !on_instance) {
+      return make_error(Errc::Unavailable,
+                        "no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), "
+                        "and the instance profile is used only with --instance-type-from-imds");
+    }
+    std::string region = options.env.region.value_or("");
+    std::string domain;
+    if (region.empty()) {
+      if (!on_instance) return make_error(Errc::Unavailable, "no AWS region (set AWS_REGION)");
+      AGENT_TRY_STATUS(region_from_imds(imds, region, domain));
+    }
+    platform::CurlAwsApi api(std::move(options), imds, clock, wall_now);
+    app::AwsContext ctx{.api = api, .clock = clock};
+    const AwsWhere where{.region = region, .domain = domain, .deadline = clock.now() + std::chrono::seconds(60)};
+    return app::describe_instance_type(ctx, where, type);
+  };
+  return cli::max_pods_main(args, std::cout, std::cerr, imds_type, host_vcpus(), describe);
+}
+
 // `max-pods --generate-table`: region from AWS_REGION, else IMDS; every page of
 // DescribeInstanceTypes within ten minutes.
 int run_generate_table(const std::vector<std::string>& args) {
@@ -115,15 +156,7 @@ int run_generate_table(const std::vector<std::string>& args) {
     auto options = aws_options(3);
     std::string region = options.env.region.value_or("");
     std::string domain;
-    if (region.empty()) {
-      AGENT_TRY(std::string doc, imds.get("latest/dynamic/instance-identity/document"));
-      auto j = nlohmann::json::parse(doc, nullptr, false);
-      if (!j.is_object() || !j.contains("region") || !j["region"].is_string()) {
-        return make_error(Errc::Invalid, "IMDS instance identity document has no region; set AWS_REGION");
-      }
-      region = j["region"].get<std::string>();
-      domain = imds.get("latest/meta-data/services/domain").value_or("");
-    }
+    if (region.empty()) AGENT_TRY_STATUS(region_from_imds(imds, region, domain));
     platform::CurlAwsApi api(std::move(options), imds, clock, wall_now);
     app::AwsContext ctx{.api = api, .clock = clock};
     const AwsWhere where{.region = region, .domain = domain, .deadline = clock.now() + std::chrono::minutes(10)};
@@ -263,17 +296,19 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   }
 
   platform::CurlAwsApi aws_api(aws_options(o.node.aws_api_retry_attempts), imds, clock, wall_now, cancel);
+  platform::PosixMounter mounter;
   app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
-                      cancel, &aws_api};
+                      cancel, &aws_api, offline ? nullptr : &mounter, offline};
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
   if (result && !outcome.nothing_to_do.empty()) {
     std::cout << outcome.nothing_to_do << "\n";
     return 0;
   }
-  if (o.dry_run && result) {
-    std::cout << outcome.dry_run;
-    return 0;
+  if (o.dry_run && !outcome.dry_run.empty()) {
+    // The whole plan, then (when a step is marked WOULD FAIL) the real run's error and exit status.
+    std::cout << outcome.dry_run << std::flush;
+    return result ? 0 : fail(result.error());
   }
   const ImdsStats st = imds.stats();
   log::info("IMDS_STATS", "{} IMDS requests in {} round trips", st.requests, st.round_trips);
@@ -381,10 +416,10 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   auto plan = compute::plan_build(*vars, facts);
   if (!plan) return fail(plan.error());
   for (const auto& n : plan->notes) log::info(n.id, "{}", n.message);
-  if (a.dry_run) {
-    std::cout << compute::render_build_plan(*vars, facts, *plan, a.root);
-    return 0;
-  }
+  if (a.dry_run) std::cout << compute::render_build_plan(*vars, facts, *plan, a.root) << std::flush;
+  // A step marked WOULD FAIL: the dry run ends as the real run would, before it changes anything.
+  if (plan->blocked) return fail(*plan->blocked);
+  if (a.dry_run) return 0;
 
   platform::SteadyClock clock;
   platform::AsioImds imds(imds_options(a.imds_endpoint, std::chrono::seconds(10)), clock, cancel);
@@ -494,12 +529,7 @@ int main(int argc, char** argv) {
       std::find(args.begin(), args.end(), "--generate-table") != args.end()) {
     rc = run_generate_table({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "max-pods") {
-    platform::SteadyClock clock;
-    auto imds_type = [&clock]() -> Result<std::string> {
-      platform::AsioImds imds(imds_options(std::nullopt, std::chrono::seconds(30)), clock);
-      return imds.get("latest/meta-data/instance-type");
-    };
-    rc = cli::max_pods_main({args.begin() + 1, args.end()}, std::cout, std::cerr, imds_type, host_vcpus());
+    rc = run_max_pods({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "status") {
     rc = run_status({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "build-mode") {

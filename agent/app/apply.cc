@@ -1,5 +1,7 @@
 #include "agent/app/apply.h"
 
+#include <algorithm>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 #include "agent/app/log.h"
 #include "agent/compute/diagnosis.h"
 #include "agent/compute/diff.h"
+#include "agent/compute/mount_unit.h"
 
 namespace agent::app {
 namespace {
@@ -133,6 +136,26 @@ Status check_stays_up(ServiceManager& services, Clock& clock, const std::string&
   }
 }
 
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// Mounts what the plan's unit file for `unit` (as it is on the node now: it may have been kept)
+// says, through `mounter`. Returns the "TYPE at WHERE" that was mounted. Errors: Unsupported when
+// there is no mounter or `unit` is not a mount unit of the plan's, else the parse or mount error.
+Result<std::string> mount_directly(const Plan& plan, const RootFsReader& fs, Mounter* mounter,
+                                   const std::string& unit) {
+  if (mounter == nullptr || !unit.ends_with(".mount")) {
+    return make_error(Errc::Unsupported, "{} is not mounted by the agent itself", unit);
+  }
+  for (const auto& w : plan.files) {
+    if (!w.unit_file || !w.path.ends_with("/" + unit)) continue;
+    AGENT_TRY(std::string text, fs.read(w.path));
+    AGENT_TRY(MountSpec spec, compute::mount_spec_from_unit(text));
+    AGENT_TRY_STATUS(mounter->mount(spec));
+    return fmt::format("{} at {}", spec.type.empty() ? spec.what : spec.type, spec.where);
+  }
+  return make_error(Errc::Unsupported, "the plan has no unit file for {}", unit);
+}
+
 }  // namespace
 
 int ApplyReport::changed() const {
@@ -229,43 +252,77 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     if (pending.units.erase(unit) > 0) record_progress(pending);
   };
 
-  for (const auto& u : plan.units) {
-    AGENT_TRY_STATUS(check_cancel(u.unit));
+  std::string job;  // the job `act` asked for, for an optional unit's failure record
+  auto act = [&](const UnitIntent& u) -> Status {
+    job.clear();
     if (u.enable) {
       auto en = services.enable(u.unit);
       if (!en) return en.error().wrap("enabling {}", u.unit);
       report.actions.push_back({u.unit, "enable", "done"});
     }
     AGENT_TRY(UnitState st, services.state(u.unit));
-    const std::string verb = job_for(u, cs.units.count(u.unit) > 0, st);
-    if (verb.empty()) {
-      unit_done(u.unit);
-      continue;
-    }
-    auto result = services.run_job(u.unit, verb, options.deadline);
+    job = job_for(u, cs.units.count(u.unit) > 0, st);
+    if (job.empty()) return {};
+    auto result = services.run_job(u.unit, job, options.deadline);
     if (!result && result.error().code == Errc::Unsupported) {
       report.offline = true;
-      report.actions.push_back({u.unit, verb, "skipped: offline root"});
-      unit_done(u.unit);  // an offline root is started by its own boot, not by us
-      continue;
+      report.actions.push_back({u.unit, job, "skipped: offline root"});
+      return {};  // an offline root is started by its own boot, not by us
     }
     if (!result && result.error().code == Errc::NotFound) {
       return make_error(Errc::NotFound, "{} needs a {}, but systemd has no such unit; is it installed?",
-                        u.unit, verb);
+                        u.unit, job);
     }
-    if (!result) return result.error().wrap("{} {}", verb, u.unit);
-    report.actions.push_back({u.unit, verb, *result});
-    if (*result != "done") return unit_failure(services, u.unit, fmt::format("{} job {}", verb, *result));
+    if (!result) return result.error().wrap("{} {}", job, u.unit);
+    report.actions.push_back({u.unit, job, *result});
+    if (*result != "done") return unit_failure(services, u.unit, fmt::format("{} job {}", job, *result));
     if (u.check_stays_up) {
       AGENT_TRY_STATUS(check_stays_up(services, clock, u.unit, options.settle, options.deadline, cancel));
     }
+    return {};
+  };
+  // An optional unit that failed: record why, mount a mount unit directly, and carry on.
+  auto tolerate = [&](const UnitIntent& u, const Error& e) {
+    const std::string why = first_line(e.message);
+    const std::string verb = job.empty() ? "enable" : job;
+    if (!report.actions.empty() && report.actions.back().unit == u.unit && report.actions.back().verb == verb) {
+      report.actions.back().result = "failed: " + why;
+    } else {
+      report.actions.push_back({u.unit, verb, "failed: " + why});
+    }
+    std::string outcome = "carrying on without it (kubelet does not need it)";
+    if (auto mounted = mount_directly(plan, fs, options.mounter, u.unit)) {
+      report.actions.push_back({u.unit, "mount", "done"});
+      report.warnings.push_back({Diagnostic::Level::Warning, "MOUNTED_DIRECTLY",
+                                 fmt::format("{} failed ({}); mounted {} directly", u.unit, why, *mounted)});
+    } else {
+      if (mounted.error().code != Errc::Unsupported) {
+        report.actions.push_back({u.unit, "mount", "failed: " + first_line(mounted.error().message)});
+        outcome = fmt::format("mounting it directly failed too ({}); {}", first_line(mounted.error().message),
+                              outcome);
+      }
+      report.warnings.push_back({Diagnostic::Level::Warning, "OPTIONAL_UNIT_FAILED",
+                                 fmt::format("{} failed ({}); {}", u.unit, why, outcome)});
+    }
+    log::warn(report.warnings.back().id, "{}", report.warnings.back().message);
+  };
+
+  for (const auto& u : plan.units) {
+    AGENT_TRY_STATUS(check_cancel(u.unit));
+    Status done = act(u);
+    if (!done && u.optional && done.error().code != Errc::Timeout && done.error().code != Errc::Interrupted) {
+      tolerate(u, done.error());
+      done = {};
+    }
+    if (!done) return done.error();
     unit_done(u.unit);
   }
   record_progress(ChangeSet{});  // everything owed is done (a unit no longer planned included)
   return report;
 }
 
-std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services) {
+std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services, bool offline,
+                          std::optional<Error>* would_fail) {
   std::string out;
   std::set<std::string> changed;
   for (const auto& w : plan.files) {
@@ -300,13 +357,43 @@ std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManag
   cs |= change_set(plan, changed);
   out += "units:\n";
   if (cs.unit_files) out += "  daemon-reload\n";
+  // A unit systemd will not know or load fails the real run late, after the files: say so here.
+  auto will_fail = [&](const UnitIntent& u, const UnitState& st) -> std::optional<Error> {
+    const bool written = std::any_of(plan.files.begin(), plan.files.end(), [&](const FileWrite& w) {
+      return w.unit_file && w.path.ends_with("/" + u.unit);
+    });
+    if (st.load_state == "not-found" && !written) {
+      return Error{Errc::NotFound, fmt::format("systemd has no unit {}; is it installed?", u.unit)};
+    }
+    if (st.load_state == "bad-setting" || st.load_state == "error" || st.load_state == "masked") {
+      return Error{Errc::Service, fmt::format("systemd cannot load {} (load state {})", u.unit, st.load_state)};
+    }
+    return std::nullopt;
+  };
+  auto mark = [&](const UnitIntent& u, const std::optional<Error>& e) -> std::string {
+    if (!e) return "";
+    if (u.optional) {
+      return fmt::format(" -- WOULD FAIL: {}; optional: a warning{}, not an error", e->message,
+                         u.unit.ends_with(".mount") ? " (and a direct mount)" : "");
+    }
+    if (would_fail != nullptr && !*would_fail) *would_fail = e->wrap("predicted by --dry-run");
+    return fmt::format(" -- WOULD FAIL: {} (exit status of the real run)", e->message);
+  };
   for (const auto& u : plan.units) {
-    if (u.enable) out += fmt::format("  enable {}\n", u.unit);
     UnitState st = services.state(u.unit).value_or(UnitState{});
     const std::string verb = job_for(u, cs.units.count(u.unit) > 0, st);
+    // Enabling needs the unit file, not a loaded unit, so only a missing file fails it.
+    std::optional<Error> failure = will_fail(u, st);
+    if (u.enable) {
+      out += fmt::format("  enable {}{}\n", u.unit,
+                         failure && failure->code == Errc::NotFound ? mark(u, failure) : "");
+      if (failure && failure->code == Errc::NotFound) continue;
+    }
     if (!verb.empty()) {
-      out += fmt::format("  {} {} (now {})\n", verb, u.unit,
-                         st.active_state.empty() ? "unknown" : st.active_state);
+      out += fmt::format("  {} {} (now {}){}{}\n", verb, u.unit,
+                         st.active_state.empty() ? "unknown" : st.active_state,
+                         offline ? " -- skipped: offline root (started by its own boot)" : "",
+                         offline ? "" : mark(u, failure));
     } else {
       out += fmt::format("  leave {} as it is ({})\n", u.unit,
                          st.active_state.empty() ? "no input changed" : st.active_state);

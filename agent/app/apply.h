@@ -10,6 +10,7 @@
 // actions are done. /run is a tmpfs; after a reboot every unit starts afresh anyway.
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "agent/model/result.h"
 #include "agent/ports/cancel.h"
 #include "agent/ports/clock.h"
+#include "agent/ports/mounter.h"
 #include "agent/ports/root_fs.h"
 #include "agent/ports/service_manager.h"
 
@@ -42,6 +44,8 @@ struct ApplyReport {
   std::vector<FileChange> files;
   std::vector<UnitAction> actions;
   bool offline = false;  // units could not be started (offline root)
+  // Optional steps that failed (the node works without them), each with its reason; also logged.
+  std::vector<Diagnostic> warnings;
   int changed() const;
 };
 
@@ -49,6 +53,8 @@ struct ApplyOptions {
   Deadline deadline;
   std::chrono::milliseconds settle{1500};
   const CancelToken* cancel = nullptr;  // SIGTERM/SIGINT; null: cannot be interrupted
+  // Mounts what a mount unit says when systemd refuses the unit (null: no such fallback).
+  Mounter* mounter = nullptr;
 };
 
 // Errors: Io/Denied from the file system (the file named; files written before it stay written,
@@ -57,12 +63,23 @@ struct ApplyOptions {
 // unit systemd does not know, Interrupted when options.cancel is set: before any file is replaced
 // (nothing changed), or after the files, between unit actions or inside a job wait or the settle
 // window (the rest is recorded in kPendingPath for the next run). Never with a file half written.
+//
+// An optional unit (UnitIntent::optional) that fails any other way is not an error: a mount unit
+// that systemd will not run is mounted directly from its [Mount] section through
+// options.mounter; when that is not possible either, the run goes on and report.warnings says
+// why (the action's result starts with "failed:"). Timeout and Interrupted stay errors.
 Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& services, Clock& clock,
                                const ApplyOptions& options, ApplyReport* partial = nullptr);
 
 // The --dry-run text: each file with a unified diff against what is there (secret files by size
 // only), each removal, and the unit actions a real run would take given the units' current state
-// (including those an interrupted run left in kPendingPath).
-std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services);
+// (including those an interrupted run left in kPendingPath). `offline`: the service manager cannot
+// run jobs (they are shown as skipped). A unit action that would fail after the files are written
+// is marked "-- WOULD FAIL: why": a unit systemd does not know and the plan does not write
+// (NotFound), one it cannot load (bad-setting, error, masked: Service). For a required unit the
+// first such error is stored in *would_fail (when given), so that the dry run can end with the real
+// run's exit status; an optional unit's is marked as the warning it would be.
+std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services,
+                          bool offline = false, std::optional<Error>* would_fail = nullptr);
 
 }  // namespace agent::app

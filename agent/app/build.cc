@@ -145,6 +145,7 @@ std::string build_info_json(const compute::BuildVars& vars,
 
 Status run_build(const compute::BuildVars& vars, const compute::BuildPlan& plan, BuildPorts& ports,
                  BuildReport& report) {
+  if (plan.blocked) return *plan.blocked;  // a step that cannot run here: change nothing
   // --- 1. fetch and verify: nothing in the root changes before this is complete --------------
   std::vector<Fetched> fetched;
   for (const auto& d : plan.downloads) {

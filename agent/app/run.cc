@@ -25,6 +25,8 @@ std::string status_document(const cli::Options& o, const RunOutcome& out, const 
   }
   nlohmann::ordered_json diags = nlohmann::ordered_json::array();
   for (const auto& d : out.plan.diagnostics) diags.push_back({{"id", d.id}, {"message", d.message}});
+  nlohmann::ordered_json warnings = nlohmann::ordered_json::array();
+  for (const auto& w : out.report.warnings) warnings.push_back({{"id", w.id}, {"message", w.message}});
   nlohmann::ordered_json doc = {
       {"result", !result                    ? "failed"
                  : !out.nothing_to_do.empty() ? "nothing-to-do"
@@ -36,6 +38,7 @@ std::string status_document(const cli::Options& o, const RunOutcome& out, const 
       {"files", files},
       {"unitActions", actions},
       {"diagnostics", diags},
+      {"warnings", warnings},
       {"phasesMs", out.phases_ms},
       {"elapsedMs", out.elapsed_ms},
   };
@@ -152,12 +155,14 @@ Status run_bootstrap(const cli::Options& given, RunPorts& ports, RunOutcome& out
 
     t = ports.clock.now();
     if (o.dry_run) {
-      out.dry_run = describe_plan(out.plan, ports.fs, ports.services);
+      std::optional<Error> would_fail;
+      out.dry_run = describe_plan(out.plan, ports.fs, ports.services, ports.offline_services, &would_fail);
       phase_done("describe", t);
+      if (would_fail) return *would_fail;  // the text is printed all the same
       return {};
     }
     auto applied = apply_plan(out.plan, ports.fs, ports.services, ports.clock,
-                              ApplyOptions{deadline, o.kubelet_settle, ports.cancel}, &out.report);
+                              ApplyOptions{deadline, o.kubelet_settle, ports.cancel, ports.mounter}, &out.report);
     phase_done("apply", t);
     if (!applied) return applied.error();
     return {};
@@ -190,12 +195,16 @@ std::string summary_line(const RunOutcome& o) {
   if (const int n = v.value("nvidiaGPUs", 0); n > 0) {
     gpus = fmt::format(" gpus={} runtime={}", n, v.value("containerdDefaultRuntime", ""));
   }
+  std::string warnings;
+  for (const auto& w : o.report.warnings) {
+    warnings += fmt::format("{} [{}] {}", warnings.empty() ? " warnings:" : ";", w.id, w.message);
+  }
   return fmt::format(
       "cluster={} instance={} max-pods={} ({}) reserved cpu={} memory={} files changed={}/{} {}{} "
-      "elapsed={}ms",
+      "elapsed={}ms{}",
       v.value("cluster", ""), v.value("instanceType", ""), v.value("maxPods", 0),
       v.value("maxPodsSource", ""), v.value("kubeReservedCPU", ""), v.value("kubeReservedMemory", ""),
-      o.report.changed(), o.report.files.size(), kubelet, gpus, o.elapsed_ms);
+      o.report.changed(), o.report.files.size(), kubelet, gpus, o.elapsed_ms, warnings);
 }
 
 }  // namespace agent::app

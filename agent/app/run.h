@@ -33,6 +33,10 @@ struct RunPorts {
   const CancelToken* cancel = nullptr;
   // The AWS API fallbacks (null: none are made); bounded by the run's deadline.
   AwsApi* aws = nullptr;
+  // Mounts bpffs where systemd refuses sys-fs-bpf.mount (null: none; an offline root never has one).
+  Mounter* mounter = nullptr;
+  // The service manager cannot run jobs (an offline root): --dry-run shows them as skipped.
+  bool offline_services = false;
 };
 
 struct RunOutcome {
@@ -51,12 +55,15 @@ struct RunOutcome {
 // ("interrupted by SIGTERM; no file was left half-written; re-run to finish ..."). With options.config_sources, a config phase first reads and applies the
 // NodeConfig documents (flags win); when there are none and the flags name no cluster, the run
 // stops with success and outcome.nothing_to_do says so. With options.dry_run nothing is written:
-// the outcome's dry_run text says what would be. Otherwise the status file is written whether the run succeeds or fails.
+// the outcome's dry_run text says what would be, and when it marks a step that would fail the run
+// returns that step's error (the real run's exit status) with the text still in the outcome.
+// Otherwise the status file is written whether the run succeeds or fails.
 // `outcome` is filled as far as the run got, for the caller's summary.
 Status run_bootstrap(const cli::Options& options, RunPorts& ports, RunOutcome& outcome);
 
 // One line: cluster, instance type, max pods and its source, reservations, changes, on GPU nodes
-// the GPU count and containerd's default runtime, elapsed ms.
+// the GPU count and containerd's default runtime, elapsed ms, then any apply warnings
+// (" warnings: [ID] message; [ID] message").
 std::string summary_line(const RunOutcome& outcome);
 
 }  // namespace agent::app

@@ -71,7 +71,8 @@ Options:
   --var-file FILE       JSON object of variables; repeatable, later files win
   NAME=VALUE            a variable; wins over every --var-file
   --root DIR            the image root (default /); commands run in it with chroot
-  --dry-run             print the ordered plan, change nothing
+  --dry-run             print the ordered plan, change nothing; a step that cannot run here
+                        is marked WOULD FAIL and the exit status is the real run's (8)
   --print-iam-policy    print the IAM policy JSON the variables need, then exit
   --imds-endpoint URL   IMDS for instance-profile credentials (env AWS_EC2_METADATA_SERVICE_ENDPOINT)
   -h, --help            this help
@@ -97,8 +98,8 @@ instance profile; AWS_EC2_METADATA_DISABLED=true skips IMDS), anonymous otherwis
 AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) overrides the S3 endpoint (path-style requests).
 Exit status as for a bootstrap (see --help): 2 usage; 3 invalid variable, checksum mismatch,
 missing object or failed package step; 4 no running containerd for the image cache; 5 AWS/S3
-error (access denied, retries exhausted); 6 file system; 8 no package manager in the image;
-130 interrupted.
+error (access denied, retries exhausted); 6 file system; 8 no package manager in the image
+(also for --dry-run, after the whole plan); 130 interrupted.
 )",
       program);
 }

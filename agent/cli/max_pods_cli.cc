@@ -50,15 +50,21 @@ int usage_error(std::ostream& err, std::string_view message) {
 }  // namespace
 
 int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-                  std::function<Result<std::string>()> imds_instance_type, int local_vcpus) {
+                  std::function<Result<std::string>()> imds_instance_type, int local_vcpus,
+                  const DescribeType& describe_type) {
   CLI::App app{
       "Prints the maximum number of pods the Amazon VPC CNI supports on an instance type, as "
-      "max-pods-calculator.sh does, from the built-in networking table (no AWS call).",
+      "max-pods-calculator.sh does, from the built-in networking table; EC2 DescribeInstanceTypes "
+      "is asked only for what the table and the flags leave unknown.",
       kProgram};
   app.footer(
       "Without --show-max-allowed the result is capped at 110, or at 250 above 30 vCPUs. The "
       "vCPU count comes from --vcpus, else from this machine with --instance-type-from-imds, else "
-      "from the size name (large=2, xlarge=4, Nxlarge=4N).");
+      "from the size name (large=2, xlarge=4, Nxlarge=4N), else from EC2 DescribeInstanceTypes. "
+      "EC2 is asked with the credentials of the environment (AWS_ACCESS_KEY_ID, "
+      "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) in AWS_REGION, or, with "
+      "--instance-type-from-imds, those of the instance profile in the instance's region; "
+      "without either, pass --vcpus.");
   MaxPodsArgs a;
   auto* type_opt =
       app.add_option("--instance-type", a.instance_type, "EC2 instance type, e.g. m5.large");
@@ -123,19 +129,34 @@ int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::
   if (!vcpus) vcpus = compute::vcpus_from_size(a.instance_type);
 
   auto net = compute::builtin_networking(a.instance_type);
+  // EC2, once, for what is still unknown (the script asks it for everything).
+  std::optional<Result<InstanceTypeInfo>> described;
+  auto describe = [&]() -> const Result<InstanceTypeInfo>& {
+    if (!described) {
+      described = describe_type ? describe_type(a.instance_type, a.from_imds)
+                                : Result<InstanceTypeInfo>(make_error(Errc::Unavailable, "no AWS calls here"));
+    }
+    return *described;
+  };
+  if (!net && describe()) net = compute::networking_facts_from(describe().value());
   if (!net) {
     err << "max-pods: instance type \"" << a.instance_type
-        << "\" is not in the built-in networking table, and this command makes no AWS calls. "
+        << "\" is not in the built-in networking table, and EC2 DescribeInstanceTypes could not "
+           "answer (" << describe().error().message << "). "
            "On a node, set its value in /etc/eks/eni-max-pods.txt (which overrides the built-in "
            "table), or regenerate that file from EC2 with `eks-node-agent max-pods "
            "--generate-table --output /etc/eks/eni-max-pods.txt`; a bootstrap asks EC2 "
            "DescribeInstanceTypes by itself.\n";
     return kFailure;
   }
+  if (!a.show_max_allowed && !vcpus && describe() && describe()->default_vcpus > 0) {
+    vcpus = describe()->default_vcpus;
+  }
   if (!a.show_max_allowed && !vcpus) {
-    return usage_error(err, "the vCPU count of " + a.instance_type +
-                                " is not implied by its size; pass --vcpus N (it decides the 110 "
-                                "or 250 cap) or --show-max-allowed");
+    const std::string why = describe() ? "EC2 DescribeInstanceTypes gave no vCPU count"
+                                       : "EC2 DescribeInstanceTypes could not be asked: " + describe().error().message;
+    return usage_error(err, "the vCPU count of " + a.instance_type + " is not implied by its size, and " + why +
+                                "; pass --vcpus N (it decides the 110 or 250 cap) or --show-max-allowed");
   }
 
   compute::CalculatorInput in{

@@ -1,6 +1,7 @@
 // `eks-node-agent max-pods`: max-pods-calculator.sh's command line over the built-in networking
-// table (bootstrap-sh.md section 3.2), without any AWS call; and `max-pods --generate-table`,
-// which builds the table itself from EC2 DescribeInstanceTypes.
+// table (bootstrap-sh.md section 3.2), asking EC2 only for what the table and the flags leave
+// unknown; and `max-pods --generate-table`, which builds the table itself from EC2
+// DescribeInstanceTypes.
 #pragma once
 #include <functional>
 #include <ostream>
@@ -19,12 +20,22 @@ namespace agent::cli {
 // when the instance size does not imply a vCPU count. `imds_instance_type` is called only for
 // --instance-type-from-imds, and then `local_vcpus` (when > 0) is the default for --vcpus.
 //
+// `describe_type(type, on_instance)` is EC2 DescribeInstanceTypes for one type, as the script asks
+// it; `on_instance` says the type came from IMDS (the instance profile and region can be used).
+// It is called only when the answer needs it: the vCPU count (without --vcpus and
+// --show-max-allowed, a size that implies none: t3.nano, m5.metal) or the networking facts of a
+// type the built-in table does not know. It returns Unavailable when no call can be made (no
+// credentials, no region); null means never.
+//
 // Prints just the number on `out` and returns 0; -h/--help prints the help on `out` and returns 0.
 // Usage errors (unknown or malformed flags, no instance type, no CNI version, a vCPU count that is
-// needed but unknown) return 2, anything else (IMDS failure, a type the table does not know)
-// returns 1; both explain themselves on `err`. Unlike the script, unknown flags are rejected.
+// needed but neither given nor available from EC2) return 2, anything else (IMDS failure, a type
+// neither the table nor EC2 knows) returns 1; both explain themselves on `err`, with the reason EC2
+// could not answer. Unlike the script, unknown flags are rejected.
+using DescribeType = std::function<Result<InstanceTypeInfo>(const std::string& type, bool on_instance)>;
 int max_pods_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-                  std::function<Result<std::string>()> imds_instance_type, int local_vcpus);
+                  std::function<Result<std::string>()> imds_instance_type, int local_vcpus,
+                  const DescribeType& describe_type = nullptr);
 
 // `eks-node-agent max-pods --generate-table [--output FILE] [--networking-output FILE]
 // [--page-size N]`: every instance type of the region from EC2 DescribeInstanceTypes, written in

@@ -52,7 +52,7 @@ constexpr FlagSpec kFlags[] = {
 
 // Value-less switches.
 constexpr FlagSpec kSwitches[] = {
-    {"--dry-run", nullptr, "Print the plan (each file as a diff, each unit action) and change nothing."},
+    {"--dry-run", nullptr, "Print the plan (each file as a diff, each unit action) and change nothing; a unit action that would fail is marked WOULD FAIL and the exit status is the real run's."},
     {"--quiet", nullptr, "Only warnings, errors and the summary line."},
     {"--version", nullptr, "Print the version and exit."},
     {"--help", nullptr, "Print this help and exit (also -h)."},

@@ -218,7 +218,7 @@ void add_bpf_mount(const NodeSettings& s, const Facts& f, Plan& plan) {
                         .mode = 0644,
                         .unit_file = true,
                         .only_if_absent = true});
-  plan.units.push_back({.unit = kBpfMount, .enable = true, .start_if_inactive = true});
+  plan.units.push_back({.unit = kBpfMount, .enable = true, .start_if_inactive = true, .optional = true});
 }
 
 }  // namespace

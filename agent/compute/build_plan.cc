@@ -134,13 +134,14 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
   // --- packages ----------------------------------------------------------------------------
   if (v.install_packages) {
     if (facts.package_manager == PackageManager::None) {
-      return make_error(Errc::Unsupported,
-                        "install_packages=true but the image has no package manager (looked for dnf, yum and "
-                        "apt-get in /usr/bin and /bin); install containerd {} and runc {} yourself and pass "
-                        "install_packages=false",
-                        v.containerd_version, v.runc_version);
+      plan.blocked = make_error(Errc::Unsupported,
+                                "install_packages=true but the image has no package manager (looked for dnf, yum "
+                                "and apt-get in /usr/bin and /bin); install containerd {} and runc {} yourself and "
+                                "pass install_packages=false",
+                                v.containerd_version, v.runc_version);
+    } else {
+      plan.packages = package_steps(v, facts.package_manager, plan.notes);
     }
-    plan.packages = package_steps(v, facts.package_manager, plan.notes);
   } else {
     plan.notes.push_back({Diagnostic::Level::Info, "BUILD_PACKAGES_SKIPPED",
                           "install_packages=false: containerd, runc and the kernel are left as the image has them"});
@@ -229,6 +230,10 @@ std::string render_build_plan(const BuildVars& v, const BuildFacts& facts, const
     step(fmt::format("fetch {}{} and .sha256, verify{}", bucket, d.key, d.optional ? " (optional)" : ""));
   }
   out += fmt::format("     (nothing below runs unless every fetched checksum matches)\n");
+  if (v.install_packages && facts.package_manager == PackageManager::None && plan.blocked) {
+    step(fmt::format("package (none): containerd {}, runc {}, kernel {} -- WOULD FAIL: {}", v.containerd_version,
+                     v.runc_version, v.kernel_version, plan.blocked->message));
+  }
   for (const auto& p : plan.packages) {
     std::string cmd;
     for (const auto& w : p.argv) cmd += (cmd.empty() ? "" : " ") + quote_if_needed(w);
@@ -250,6 +255,9 @@ std::string render_build_plan(const BuildVars& v, const BuildFacts& facts, const
          ", kube-proxy and VPC CNI (EKS DescribeAddonVersions), tagged for every region");
   }
   for (const auto& d : plan.notes) out += fmt::format("note: {}\n", d.message);
+  if (plan.blocked) {
+    out += "the real run would stop before changing anything, at the step marked WOULD FAIL\n";
+  }
   return out;
 }
 

@@ -73,11 +73,16 @@ struct BuildPlan {
   bool refresh_instance_types = false;
   std::string sandbox_image;   // the pause image for the bucket region
   std::vector<Diagnostic> notes;
+  // A step that cannot run on this root (packages without a package manager): the real run stops
+  // with this error before changing anything; --dry-run prints the whole plan with the step marked
+  // and then exits with it.
+  std::optional<Error> blocked;
   bool operator==(const BuildPlan&) const = default;
 };
 
-// Errors: Unsupported when packages are to be installed and the root has no package manager
-// (the message says to set install_packages=false).
+// Packages to be installed on a root without a package manager do not fail the planning: the plan's
+// `blocked` holds that Unsupported error (the message says to set install_packages=false). Errors:
+// those of the generated configs.
 Result<BuildPlan> plan_build(const BuildVars& vars, const BuildFacts& facts);
 
 // The ordered plan as --dry-run prints it (stable text: tests compare it with a golden file).

@@ -35,6 +35,7 @@ struct UnitIntent {
   bool start_if_inactive = false;  // start it when it is not active
   bool restart_on_change = false;  // restart it when a file listing it in `restarts` changed
   bool check_stays_up = false;     // after a job, watch that it stays active (kubelet)
+  bool optional = false;           // kubelet runs without it: a failure is a warning, not an error
   bool operator==(const UnitIntent&) const = default;
 };
 

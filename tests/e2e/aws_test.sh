@@ -215,6 +215,40 @@ AWS_ENDPOINT_URL=http://eks.emulated.invalid HTTP_PROXY="$AWS_URL" NO_PROXY=.emu
   agent "$P" --cluster my-cluster --aws-api-retry-attempts 0
 check "proxy: NO_PROXY exempts the host (which then cannot be resolved)" expect_rc 5
 
+# --- max-pods: the vCPU count from EC2 DescribeInstanceTypes, as max-pods-calculator.sh asks it ----
+# m5.metal's size implies no vCPU count and it decides the cap (prefix delegation: 11762 uncapped):
+# two different EC2 answers must give the two caps.
+KEYS=(AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" AWS_ACCESS_KEY_ID=AKIAEMULATORSTATIC01
+      AWS_SECRET_ACCESS_KEY=static-secret-key-0000000000000000000000)
+max_pods() { env "$@" >"$WORK/out" 2>"$WORK/err"; RC=$?; }
+aws_reset
+aws_control '{"action":"set_instance_types","types":[{"instanceType":"m5.metal","vcpus":96,"maxEnis":15,"ipv4PerEni":50,"ipv6PerEni":50,"hypervisor":"","bareMetal":true,"cards":[15],"defaultCard":0}]}'
+max_pods "${KEYS[@]}" "$AGENT" max-pods --instance-type m5.metal --cni-version 1.18.0 --cni-prefix-delegation-enabled
+check "max-pods with credentials: EC2's 96 vCPUs give the 250 cap" equals "$(cat "$WORK/out"; echo "rc=$RC")" "$(printf '250\nrc=0')"
+check "max-pods with credentials: one signed DescribeInstanceTypes" equals "$(aws_stat '[s["by_operation"].get("DescribeInstanceTypes", 0), s["signature_ok"], s["signature_failed"]]')" "[1, 1, 0]"
+aws_control '{"action":"set_instance_types","types":[{"instanceType":"m5.metal","vcpus":8,"maxEnis":15,"ipv4PerEni":50,"ipv6PerEni":50,"hypervisor":"","bareMetal":true,"cards":[15],"defaultCard":0}]}'
+max_pods "${KEYS[@]}" "$AGENT" max-pods --instance-type m5.metal --cni-version 1.18.0 --cni-prefix-delegation-enabled
+check "max-pods with credentials: EC2's 8 vCPUs give the 110 cap" equals "$(cat "$WORK/out"; echo "rc=$RC")" "$(printf '110\nrc=0')"
+aws_reset
+aws_control '{"action":"set_instance_types","types":[{"instanceType":"t3.nano","vcpus":2,"maxEnis":2,"ipv4PerEni":2,"ipv6PerEni":2,"hypervisor":"nitro","bareMetal":false,"cards":[2],"defaultCard":0}]}'
+max_pods "${KEYS[@]}" "$AGENT" max-pods --instance-type t3.nano --cni-version 1.11.2 --cni-prefix-delegation-enabled
+check "max-pods t3.nano with prefix delegation (the issue's example) answers with credentials" equals "$(cat "$WORK/out"; echo "rc=$RC")" "$(printf '34\nrc=0')"
+check "...having asked EC2 for its vCPUs" equals "$(aws_stat 's["by_operation"].get("DescribeInstanceTypes", 0)')" 1
+aws_reset
+max_pods AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= \
+  "$AGENT" max-pods --instance-type t3.nano --cni-version 1.11.2 --cni-prefix-delegation-enabled
+check "max-pods offline (no credentials): usage error" expect_rc 2
+check "...saying why EC2 was not asked and what to pass" contains "$WORK/err" "EC2 DescribeInstanceTypes could not be asked: no AWS credentials in the environment"
+check "...pointing at --vcpus" contains "$WORK/err" "pass --vcpus N"
+check "...without any request" equals "$(aws_stat 's["requests"]')" 0
+max_pods AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" AWS_ACCESS_KEY_ID= \
+  "$AGENT" max-pods --instance-type t3.nano --cni-version 1.11.2 --cni-prefix-delegation-enabled --vcpus 2
+check "max-pods offline with --vcpus answers" equals "$(cat "$WORK/out"; echo "rc=$RC")" "$(printf '34\nrc=0')"
+aws_control '{"action":"fault","operation":"DescribeInstanceTypes","status":403,"code":"UnauthorizedOperation"}'
+max_pods "${KEYS[@]}" "$AGENT" max-pods --instance-type t3.nano --cni-version 1.11.2 --cni-prefix-delegation-enabled
+check "max-pods when EC2 refuses: usage error with EC2's reason" bash -c "[ $RC = 2 ] && grep -q UnauthorizedOperation '$WORK/err'"
+aws_reset
+
 # --- max-pods --generate-table ------------------------------------------------------------------
 stop_aws
 start_aws --page-size 3

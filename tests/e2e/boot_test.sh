@@ -14,13 +14,15 @@
 #   /etc/eks/eks-node-agent is a symlink to it, the path AL2 user data scripts call.
 #   containerd.service is `sleep infinity`; the IMDS emulator runs on the container's loopback
 #     (private network) under the host's /usr/bin/python3; the unit reaches it through a test-only
-#     drop-in (AWS_EC2_METADATA_SERVICE_ENDPOINT, and MOUNT_BPF_FS=false because the container has
-#     no /sys/fs/bpf and systemd 252 refuses a mount unit for it).
+#     drop-in (AWS_EC2_METADATA_SERVICE_ENDPOINT). bpffs is left on (the default): the container
+#     has no /sys/fs/bpf and systemd 252 refuses a mount unit for it, which is what a node in a
+#     container meets; the agent must say so and carry on.
 #
 # Boot flows and what is asserted (each "ok"/"not ok" line, then "N passed, M failed"):
 #   f1  the unit with AL2 script user data: succeeds, says there is no NodeConfig, starts nothing
 #   a   the AL2 script (what cloud-init's cloud-final runs): kubelet.service active with our
-#       drop-ins, which reach kubelet's command line
+#       drop-ins, which reach kubelet's command line; bpffs not pre-mounted and sys-fs-bpf.mount
+#       refused by systemd is a warning in the summary line and the status file, not a failure
 #   b   a second run changes nothing: same files, inodes and mtimes; no daemon-reload; kubelet's
 #       invocation and start timestamp unchanged
 #   c   a changed input restarts kubelet exactly once, containerd not at all
@@ -29,6 +31,8 @@
 #   e   SIGTERM while IMDS hangs: exit 130 within 1 s, a clear message, no file touched, no temp file
 #   g   two agents at once: the second waits for the lock; SIGTERM to the first during kubelet's
 #       restart job ends it within 1 s with complete files; the second then finishes the restart
+#   h   --dry-run with containerd's unit broken and an input it reads changed: the whole plan, the restart
+#       marked WOULD FAIL, exit 7 as the real run then has, nothing changed by the dry run
 #   f2  the unit with NodeConfig user data: kubelet configured and started by the unit
 set -u
 
@@ -68,7 +72,7 @@ printf '[Unit]\nDescription=containerd (e2e stand-in)\n[Service]\nExecStart=/bin
 cp "$REPO/units/eks-node-agent.service" /etc/systemd/system/
 start_emulator
 mkdir -p /etc/systemd/system/eks-node-agent.service.d
-printf '[Service]\nEnvironment=AWS_EC2_METADATA_SERVICE_ENDPOINT=%s MOUNT_BPF_FS=false\n' "$IMDS_URL" \
+printf '[Service]\nEnvironment=AWS_EC2_METADATA_SERVICE_ENDPOINT=%s\n' "$IMDS_URL" \
   >/etc/systemd/system/eks-node-agent.service.d/50-e2e.conf
 systemctl daemon-reload
 systemctl enable --quiet eks-node-agent.service
@@ -88,7 +92,7 @@ al2_script() {
 #!/bin/bash
 set -e
 /etc/eks/eks-node-agent --cluster my-cluster --apiserver-endpoint $ENDPOINT --b64-cluster-ca $CA_B64 \\
-  --kubelet-extra-args '$1' --mount-bpf-fs false
+  --kubelet-extra-args '$1'
 EOF
   set_user_data "$(cat "$WORK/user-data.sh")"
 }
@@ -153,6 +157,15 @@ check "a: kubelet got the config, the drop-ins' args and the extra args" contain
 check "a: ...ending with the extra args" contains "$WORK/kubelet.log" "--cloud-provider=external --node-labels=team=a"
 check "a: summary line" contains "$WORK/err" "cluster=my-cluster instance=m5.large max-pods=29 (built-in table)"
 check "a: status file says success" json_eq "$STATUS" 'd["result"]' '"success"'
+# bpffs: nothing at /sys/fs/bpf before the run, systemd refuses the mount unit, mount(2) has no
+# mount point (sysfs is read-only here): a warning with both reasons, and kubelet runs.
+check "bpf: /sys/fs/bpf was not mounted" json_eq "$STATUS" 'd["facts"]["bpfMounted"]' 'false'
+check "bpf: systemd refused sys-fs-bpf.mount" bash -c "systemctl show -p LoadState --value sys-fs-bpf.mount | grep -qx bad-setting"
+check "bpf: the start is recorded as failed, with systemd's reason" json_eq "$STATUS" '[a["result"].startswith("failed: ") and "bad unit file setting" in a["result"] for a in d["unitActions"] if a["unit"] == "sys-fs-bpf.mount" and a["verb"] == "start"]' '[true]'
+check "bpf: the direct mount is recorded as failed, with its reason" json_eq "$STATUS" '[a["result"] for a in d["unitActions"] if a["verb"] == "mount"]' '["failed: mount -t bpf bpffs /sys/fs/bpf -o rw,nosuid,nodev,noexec,relatime,mode=700: the mount point does not exist"]'
+check "bpf: the status file has the warning" json_eq "$STATUS" '[w["id"] for w in d["warnings"] if "sys-fs-bpf.mount" in w["message"] and "carrying on" in w["message"]]' '["OPTIONAL_UNIT_FAILED"]'
+check "bpf: the summary line has it" bash -c "grep SUMMARY '$WORK/err' | grep -q 'warnings: \[OPTIONAL_UNIT_FAILED\] sys-fs-bpf.mount failed'"
+check "bpf: ...and kubelet is active regardless" is kubelet.service ActiveState active
 /usr/bin/eks-node-agent status >"$WORK/status.txt" 2>&1
 check "a: eks-node-agent status prints it" contains "$WORK/status.txt" "result:   success"
 
@@ -168,7 +181,7 @@ check "b: same files, inodes and mtimes" cmp -s "$WORK/snap1" "$WORK/snap2"
 check "b: kubelet not restarted (same invocation)" is kubelet.service InvocationID "$INV1"
 check "b: kubelet start timestamp unchanged" is kubelet.service ActiveEnterTimestampMonotonic "$TS1"
 check "b: no daemon-reload (systemd's journal)" test "$(reloads)" = "$R1"
-check "b: status: no reload, start or restart" json_eq "$STATUS" '[a["verb"] for a in d["unitActions"] if a["verb"] != "enable"]' '[]'
+check "b: status: no reload, start or restart (but the refused bpf mount, tried again)" json_eq "$STATUS" '[a["verb"] for a in d["unitActions"] if a["verb"] != "enable" and a["unit"] != "sys-fs-bpf.mount"]' '[]'
 check "b: summary says nothing changed" contains "$WORK/err" "files changed=0/"
 
 # --- c: a changed input restarts kubelet once ----------------------------------------------------------
@@ -178,7 +191,7 @@ al2_script '--node-labels=team=b'
 run_script
 check "c: changed extra args exit 0" expect_rc 0
 check "c: only the extra-args drop-in changed" json_eq "$STATUS" '[f["path"] for f in d["files"] if f["outcome"] not in ("unchanged","kept","absent")]' "[\"$DROPINS/30-kubelet-extra-args.conf\"]"
-check "c: one reload and one kubelet restart" json_eq "$STATUS" '[a["verb"] + " " + a["unit"] for a in d["unitActions"] if a["verb"] != "enable"]' '["reload ", "restart kubelet.service"]'
+check "c: one reload and one kubelet restart" json_eq "$STATUS" '[a["verb"] + " " + a["unit"] for a in d["unitActions"] if a["verb"] != "enable" and a["unit"] != "sys-fs-bpf.mount"]' '["reload ", "restart kubelet.service"]'
 wait_for 3 test "$(kubelet_starts)" -ge $((STARTS + 1)); sleep 0.3
 check "c: kubelet started exactly once more" test "$(kubelet_starts)" -eq $((STARTS + 1))
 check "c: kubelet is a new invocation" bash -c "[ '$(prop kubelet.service InvocationID)' != '$INV1' ]"
@@ -256,11 +269,39 @@ check "g: the second agent succeeds" expect_rc 0
 check "g: ...finishing the restart the first one owed" contains "$WORK/err_b" "finishing what an earlier run left owed"
 # kubelet is still in the start the first run's restart job began, so the owed job is a start
 # (systemd merges it into the running one) rather than a second restart.
-check "g: ...with one kubelet job and no reload" json_eq "$STATUS" '[a["unit"] for a in d["unitActions"] if a["verb"] != "enable"]' '["kubelet.service"]'
+check "g: ...with one kubelet job and no reload" json_eq "$STATUS" '[a["unit"] for a in d["unitActions"] if a["verb"] != "enable" and a["unit"] != "sys-fs-bpf.mount"]' '["kubelet.service"]'
 check "g: kubelet active" is kubelet.service ActiveState active
 check "g: nothing is owed any more" test ! -e /run/eks-node-agent/pending-units
 rm -f "$DROPINS/05-e2e-slow-start.conf"
 systemctl daemon-reload
+
+# --- h: a dry run whose real run would fail late shows the whole plan, marked, and exits as it would ------
+# containerd's unit broken (a drop-in that clears ExecStart=: load state bad-setting) and a changed pause
+# image that needs its restart: the real run writes the files and then fails the restart (exit 7). The
+# dry run must say so without changing anything.
+mkdir -p /etc/systemd/system/containerd.service.d
+printf '[Service]\nExecStart=\n' >/etc/systemd/system/containerd.service.d/99-e2e-broken.conf
+systemctl daemon-reload
+H_ARGS=(--cluster my-cluster --apiserver-endpoint "$ENDPOINT" --b64-cluster-ca "$CA_B64"
+        --kubelet-extra-args '--node-labels=team=e' --pause-container-version 3.6)
+node_snapshot >"$WORK/snap1"
+/usr/bin/eks-node-agent "${H_ARGS[@]}" --dry-run >"$WORK/out" 2>"$WORK/err"
+RC=$?
+node_snapshot >"$WORK/snap2"
+grep 'WOULD FAIL' "$WORK/out" | sed 's/^/# h: /'
+check "h: the dry run exits 7, as the real run will" expect_rc 7
+check "h: it marks containerd's restart" contains "$WORK/out" "restart containerd.service (now active) -- WOULD FAIL: systemd cannot load containerd.service (load state bad-setting) (exit status of the real run)"
+check "h: it marks the refused bpf mount as the warning it will be" contains "$WORK/out" "start sys-fs-bpf.mount (now inactive) -- WOULD FAIL: systemd cannot load sys-fs-bpf.mount (load state bad-setting); optional"
+check "h: the whole plan is printed (the config diff, kubelet after containerd)" bash -c "grep -q '^update  /etc/containerd/config.toml' '$WORK/out' && grep -q 'kubelet.service' <(sed -n '/containerd.service (now active)/,\$p' '$WORK/out')"
+check "h: the error is on stderr" contains "$WORK/err" "predicted by --dry-run: systemd cannot load containerd.service"
+check "h: the dry run changed nothing" cmp -s "$WORK/snap1" "$WORK/snap2"
+/usr/bin/eks-node-agent "${H_ARGS[@]}" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "h: the real run exits 7 indeed" expect_rc 7
+rm /etc/systemd/system/containerd.service.d/99-e2e-broken.conf && systemctl daemon-reload
+/usr/bin/eks-node-agent "${H_ARGS[@]}" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "h: repaired, a re-run finishes (containerd's restart was owed)" expect_rc 0
 
 # --- f2: the boot unit with NodeConfig user data --------------------------------------------------------
 if /usr/bin/eks-node-agent --help 2>&1 | grep -q -- '--config-source'; then

@@ -243,8 +243,17 @@ rm "$N/usr/bin/dnf"
 build "$N" "${VARS[@]}" install_packages=false cache_container_images=true
 check "image cache: no containerd and no packages exits 4" expect_rc 4
 check "image cache: ... saying what to do" contains "$WORK/err" "cache_container_images=false"
+before=$(snapshot "$N")
+build "$N" --dry-run "${VARS[@]}"
+check "no package manager: the dry run exits 8, as the real run" expect_rc 8
+check "no package manager: the dry run prints the whole plan" bash -c "grep -q '^steps:' '$WORK/out' && grep -q 'enable eks-node-agent.service' '$WORK/out'"
+check "no package manager: ...marking the package step and why" contains "$WORK/out" "package (none): containerd 1.7.*, runc 1.*, kernel 5.10 -- WOULD FAIL: install_packages=true but the image has no package manager"
+check "no package manager: ...and the error on stderr" contains "$WORK/err" "install_packages=false"
+check "no package manager: the dry run touches nothing" equals "$(snapshot "$N")" "$before"
 build "$N" "${VARS[@]}"
+check "no package manager: exits 8" expect_rc 8
 check "no package manager: exits 8 naming install_packages=false" contains "$WORK/err" "install_packages=false"
+check "no package manager: the real run touches nothing either" equals "$(snapshot "$N")" "$before"
 
 # --- build, then boot: boot mode reads what build mode wrote -------------------------------------
 MARK="$WORK/kubelet-ran"

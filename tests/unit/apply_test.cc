@@ -11,6 +11,7 @@
 #include "agent/compute/plan_node.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/mem_root_fs.h"
+#include "tests/support/recording_mounter.h"
 #include "tests/support/recording_service_manager.h"
 
 using agent::Errc;
@@ -461,5 +462,121 @@ TEST_CASE("describe_plan on a bootstrapped node shows same, update, keep and rem
     CHECK_FALSE(contains(again, "remove "));
     CHECK_FALSE(contains(again, "daemon-reload"));
     CHECK(contains(again, "  leave kubelet.service as it is (active)\n"));
+  }
+}
+
+TEST_CASE("a bpf mount unit systemd refuses is mounted directly, and kubelet still starts") {
+  Node node;
+  agent::testing::RecordingMounter mounter;
+  node.services.fail_call("start sys-fs-bpf.mount",
+                          agent::make_error(Errc::Service, "Unit sys-fs-bpf.mount has a bad unit file setting."));
+  ApplyOptions o = node.options();
+  o.mounter = &mounter;
+  auto r = apply_plan(plan(), node.fs, node.services, node.clock, o);
+  REQUIRE_MESSAGE(r.has_value(), (r.has_value() ? std::string() : r.error().message));
+  // What the node's copy of the unit says, with its options as written.
+  CHECK(mounter.calls() == std::vector<agent::MountSpec>{
+                               {"bpffs", "/sys/fs/bpf", "bpf", "rw,nosuid,nodev,noexec,relatime,mode=700"}});
+  CHECK(r->actions == std::vector<UnitAction>{
+                          {"", "reload", "done"},
+                          {"sys-fs-bpf.mount", "enable", "done"},
+                          {"sys-fs-bpf.mount", "start",
+                           "failed: start sys-fs-bpf.mount: Unit sys-fs-bpf.mount has a bad unit file setting."},
+                          {"sys-fs-bpf.mount", "mount", "done"},
+                          {"containerd.service", "restart", "done"},
+                          {"kubelet.service", "enable", "done"},
+                          {"kubelet.service", "start", "done"}});
+  REQUIRE(r->warnings.size() == 1);
+  CHECK(r->warnings[0].id == "MOUNTED_DIRECTLY");
+  CHECK_MESSAGE(contains(r->warnings[0].message, "bad unit file setting"), r->warnings[0].message);
+  CHECK(contains(r->warnings[0].message, "mounted bpf at /sys/fs/bpf directly"));
+}
+
+TEST_CASE("an optional unit that fails and cannot be mounted either is a warning, not an error") {
+  SUBCASE("the mount point is missing (a container's read-only /sys)") {
+    Node node;
+    agent::testing::RecordingMounter mounter;
+    mounter.fail_with(agent::make_error(Errc::NotFound, "mount -t bpf bpffs /sys/fs/bpf: the mount point does not exist"));
+    node.services.script_jobs("sys-fs-bpf.mount", {{.result = "failed", .service_result = "exit-code"}});
+    ApplyOptions o = node.options();
+    o.mounter = &mounter;
+    auto r = apply_plan(plan(), node.fs, node.services, node.clock, o);
+    REQUIRE_MESSAGE(r.has_value(), (r.has_value() ? std::string() : r.error().message));
+    CHECK(mounter.calls().size() == 1);
+    REQUIRE(r->warnings.size() == 1);
+    CHECK(r->warnings[0].id == "OPTIONAL_UNIT_FAILED");
+    CHECK_MESSAGE(contains(r->warnings[0].message, "sys-fs-bpf.mount start job failed"), r->warnings[0].message);
+    CHECK(contains(r->warnings[0].message, "the mount point does not exist"));
+    CHECK(r->actions.back() == UnitAction{"kubelet.service", "start", "done"});
+    CHECK(std::count(r->actions.begin(), r->actions.end(),
+                     UnitAction{"sys-fs-bpf.mount", "start", "failed: sys-fs-bpf.mount start job failed (state "
+                                                             "failed/failed, result exit-code)"}) == 1);
+  }
+  SUBCASE("no mounter (an offline root, or no fallback): only the warning") {
+    Node node;
+    node.services.set_unknown("sys-fs-bpf.mount");
+    auto r = node.apply(plan());
+    REQUIRE_MESSAGE(r.has_value(), (r.has_value() ? std::string() : r.error().message));
+    REQUIRE(r->warnings.size() == 1);
+    CHECK(contains(r->warnings[0].message, "sys-fs-bpf.mount"));
+    CHECK(contains(r->warnings[0].message, "carrying on without it"));
+    CHECK(node.services.state("kubelet.service")->active_state == "active");
+  }
+  SUBCASE("a required unit's failure is still an error") {
+    Node node;
+    agent::testing::RecordingMounter mounter;
+    node.services.script_jobs("kubelet.service", {{.result = "failed"}});
+    ApplyOptions o = node.options();
+    o.mounter = &mounter;
+    auto r = apply_plan(plan(), node.fs, node.services, node.clock, o);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::Service);
+    CHECK(mounter.calls().empty());
+  }
+  SUBCASE("an optional unit's job that outlives the deadline is still a timeout") {
+    Node node;
+    node.services.script_jobs("sys-fs-bpf.mount", {{.timeout = true}});
+    auto r = node.apply(plan());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == Errc::Timeout);
+  }
+}
+
+TEST_CASE("describe_plan marks a unit action that would fail late, and says which error it would be") {
+  SUBCASE("a required unit systemd does not know: the real run's NotFound") {
+    Node node;
+    node.services.set_unknown("containerd.service");
+    std::optional<agent::Error> would_fail;
+    const std::string text = describe_plan(plan(), node.fs, node.services, false, &would_fail);
+    CHECK_MESSAGE(contains(text, "  start containerd.service (now inactive) -- WOULD FAIL: systemd has no unit "
+                                 "containerd.service; is it installed? (exit status of the real run)"),
+                  text);
+    // The whole plan is still there: files and the units after the failing one.
+    CHECK(contains(text, "create  /etc/kubernetes/pki/ca.crt"));
+    CHECK(contains(text, "  start kubelet.service"));
+    REQUIRE(would_fail.has_value());
+    CHECK(would_fail->code == Errc::NotFound);
+    CHECK_FALSE(node.wrote_anything());
+  }
+  SUBCASE("an optional unit systemd cannot load is marked as the warning it would be") {
+    Node node;
+    node.services.set_state("sys-fs-bpf.mount", UnitState{"bad-setting", "inactive", "dead", "", 0});
+    std::optional<agent::Error> would_fail;
+    const std::string text = describe_plan(plan(), node.fs, node.services, false, &would_fail);
+    CHECK_MESSAGE(contains(text, "  start sys-fs-bpf.mount (now inactive) -- WOULD FAIL: systemd cannot load "
+                                 "sys-fs-bpf.mount (load state bad-setting); optional: a warning (and a direct "
+                                 "mount), not an error"),
+                  text);
+    CHECK_FALSE(would_fail.has_value());
+  }
+  SUBCASE("a unit the plan writes is not unknown, and an offline root's jobs are skipped") {
+    Node node;
+    node.services.set_unknown("kubelet.service");
+    node.services.set_unknown("containerd.service");
+    std::optional<agent::Error> would_fail;
+    const std::string text = describe_plan(plan(), node.fs, node.services, true, &would_fail);
+    CHECK_MESSAGE(contains(text, "  enable kubelet.service\n"), text);
+    CHECK(contains(text, "  start containerd.service (now inactive) -- skipped: offline root"));
+    CHECK_FALSE(would_fail.has_value());
   }
 }

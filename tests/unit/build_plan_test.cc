@@ -90,14 +90,25 @@ TEST_CASE("build plan: package steps for each package manager, versions locked")
   CHECK(apt->notes[0].id == "BUILD_KERNEL_KEPT");
 }
 
-TEST_CASE("build plan: no package manager is an error unless install_packages=false") {
+TEST_CASE("build plan: no package manager blocks the plan unless install_packages=false") {
   auto p = c::plan_build(vars(), facts(c::PackageManager::None));
-  REQUIRE_FALSE(p);
-  CHECK(p.error().code == Errc::Unsupported);
-  CHECK(p.error().message.find("install_packages=false") != std::string::npos);
+  REQUIRE(p);
+  REQUIRE(p->blocked.has_value());
+  CHECK(p->blocked->code == Errc::Unsupported);
+  CHECK(p->blocked->message.find("install_packages=false") != std::string::npos);
+  CHECK(p->packages.empty());
+  // The rest of the plan is all there, and its text marks the step that would fail.
+  CHECK_FALSE(p->files.empty());
+  const std::string text = c::render_build_plan(vars(), facts(c::PackageManager::None), *p, "/mnt/image");
+  CHECK(text.find("package (none): containerd 1.7.*, runc 1.*, kernel 5.10 -- WOULD FAIL: install_packages=true "
+                  "but the image has no package manager") != std::string::npos);
+  CHECK(text.find("write /etc/kubernetes/kubelet/kubelet-config.json 644") != std::string::npos);
+  CHECK(text.find("the real run would stop before changing anything") != std::string::npos);
   auto skip = c::plan_build(vars({"install_packages=false"}), facts(c::PackageManager::None));
   REQUIRE(skip);
+  CHECK_FALSE(skip->blocked.has_value());
   CHECK(skip->packages.empty());
+  CHECK(c::render_build_plan(vars(), facts(), *skip, "/").find("WOULD FAIL") == std::string::npos);
 }
 
 TEST_CASE("build plan: the files boot mode reads, from the same templates") {

@@ -167,3 +167,93 @@ TEST_CASE("--help prints the flags on stdout and returns 0") {
     }
   }
 }
+
+namespace {
+
+// Runs the subcommand with an EC2 that answers `answer` for DescribeInstanceTypes, recording the
+// types asked for (and whether each was read from IMDS).
+Run run_with_ec2(const std::vector<std::string>& args, const Result<agent::InstanceTypeInfo>& answer,
+                 std::vector<std::string>& asked) {
+  Run r;
+  std::ostringstream out, err;
+  auto imds = [&]() -> Result<std::string> { return std::string("m5.metal"); };
+  auto describe = [&](const std::string& type, bool on_instance) -> Result<agent::InstanceTypeInfo> {
+    asked.push_back(type + (on_instance ? " (on instance)" : ""));
+    return answer;
+  };
+  r.rc = max_pods_main(args, out, err, imds, 0, describe);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+agent::InstanceTypeInfo ec2_type(const std::string& name, int vcpus, int enis, int ips) {
+  return {.instance_type = name, .default_vcpus = vcpus, .hypervisor = "nitro",
+          .default_card_max_enis = enis, .max_enis = enis, .ipv4_per_eni = ips, .network_cards = 1};
+}
+
+}  // namespace
+
+TEST_CASE("without --vcpus, the vCPU count comes from EC2 DescribeInstanceTypes, as the script asks it") {
+  std::vector<std::string> asked;
+  // m5.metal's networking is in the table; only its vCPU count is asked, and EC2's answer decides.
+  auto r = run_with_ec2({"--instance-type", "m5.metal", "--cni-version", "1.18.0"},
+                        ec2_type("m5.metal", 96, 15, 50), asked);
+  CHECK(r.rc == 0);
+  CHECK(r.out == "250\n");
+  r = run_with_ec2({"--instance-type", "m5.metal", "--cni-version", "1.18.0"}, ec2_type("m5.metal", 8, 15, 50),
+                   asked);
+  CHECK(r.out == "110\n");
+  CHECK(asked == std::vector<std::string>{"m5.metal", "m5.metal"});
+  // The example: t3.nano with prefix delegation (the table's 2 ENIs, 2 IPs: 2 * 16 + 2).
+  asked.clear();
+  r = run_with_ec2({"--instance-type", "t3.nano", "--cni-version", "1.11.2", "--cni-prefix-delegation-enabled"},
+                   ec2_type("t3.nano", 2, 3, 2), asked);
+  CHECK(r.rc == 0);
+  CHECK(r.out == "34\n");
+  CHECK(asked == std::vector<std::string>{"t3.nano"});
+  // From IMDS: the call says it is on the instance.
+  asked.clear();
+  r = run_with_ec2({"--instance-type-from-imds", "--cni-version", "1.18.0"}, ec2_type("m5.metal", 96, 15, 50),
+                   asked);
+  CHECK(r.out == "250\n");
+  CHECK(asked == std::vector<std::string>{"m5.metal (on instance)"});
+}
+
+TEST_CASE("EC2 is not asked when the flags and the table already answer") {
+  std::vector<std::string> asked;
+  auto r = run_with_ec2({"--instance-type", "m5.metal", "--cni-version", "1.18.0", "--vcpus", "8"},
+                        ec2_type("m5.metal", 96, 15, 50), asked);
+  CHECK(r.out == "110\n");
+  r = run_with_ec2({"--instance-type", "m5.8xlarge", "--cni-version", "1.11.2"}, ec2_type("m5.8xlarge", 1, 1, 1),
+                   asked);
+  CHECK(r.out == "234\n");
+  r = run_with_ec2({"--instance-type", "m5.metal", "--cni-version", "1.18.0", "--show-max-allowed"},
+                   ec2_type("m5.metal", 96, 1, 1), asked);
+  CHECK(r.out == "737\n");
+  CHECK(asked.empty());
+}
+
+TEST_CASE("a type the table does not know takes its networking facts from EC2") {
+  std::vector<std::string> asked;
+  auto r = run_with_ec2({"--instance-type", "x9.large", "--cni-version", "1.18.0"}, ec2_type("x9.large", 2, 3, 12),
+                        asked);
+  CHECK(r.rc == 0);
+  CHECK(r.out == "35\n");
+  CHECK(asked == std::vector<std::string>{"x9.large"});
+}
+
+TEST_CASE("offline, a needed vCPU count is a usage error that says why EC2 could not answer") {
+  std::vector<std::string> asked;
+  auto r = run_with_ec2({"--instance-type", "t3.nano", "--cni-version", "1.11.2", "--cni-prefix-delegation-enabled"},
+                        make_error(Errc::Unavailable, "no AWS credentials in the environment"), asked);
+  CHECK(r.rc == 2);
+  CHECK(r.out.empty());
+  CHECK_MESSAGE(contains(r.err, "EC2 DescribeInstanceTypes could not be asked: no AWS credentials in the environment"),
+                r.err);
+  CHECK(contains(r.err, "pass --vcpus N"));
+  r = run_with_ec2({"--instance-type", "x9.large", "--cni-version", "1.18.0"},
+                   make_error(Errc::AwsApi, "DescribeInstanceTypes: denied"), asked);
+  CHECK(r.rc == 1);
+  CHECK(contains(r.err, "DescribeInstanceTypes: denied"));
+}

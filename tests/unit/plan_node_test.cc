@@ -176,7 +176,7 @@ TEST_CASE("the AL2 golden node (m4.xlarge, 2 vCPUs, kubelet 1.27) plans the sect
   }
   SUBCASE("unit intents, in the order they are acted on") {
     CHECK(p.units == std::vector<UnitIntent>{
-                         {.unit = "sys-fs-bpf.mount", .enable = true, .start_if_inactive = true},
+                         {.unit = "sys-fs-bpf.mount", .enable = true, .start_if_inactive = true, .optional = true},
                          {.unit = "containerd.service", .restart_on_change = true},
                          {.unit = "kubelet.service",
                           .enable = true,
