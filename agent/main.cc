@@ -246,6 +246,7 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   if (!fs) return fail(fs.error().wrap("--root {}", o.root));
   platform::AsioImds imds(imds_options(o.imds_endpoint, o.timeout), clock, cancel);
   platform::PosixCommandRunner commands;
+  platform::PosixCommandRunner disk_commands(std::chrono::minutes(10));  // --local-disks: mkfs, state copy
 
   const bool offline = o.service_mode == cli::ServiceMode::Offline ||
                        (o.service_mode == cli::ServiceMode::Auto && o.root != "/");
@@ -265,6 +266,7 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   platform::CurlAwsApi aws_api(aws_options(o.node.aws_api_retry_attempts), imds, clock, wall_now, cancel);
   app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
                       cancel, &aws_api};
+  ports.disk_commands = &disk_commands;
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
   if (result && !outcome.nothing_to_do.empty()) {

@@ -33,6 +33,9 @@ struct RunPorts {
   const CancelToken* cancel = nullptr;
   // The AWS API fallbacks (null: none are made); bounded by the run's deadline.
   AwsApi* aws = nullptr;
+  // mdadm, mkfs.xfs and the state copy of --local-disks, which may outlast `commands`' timeout
+  // (null: `commands`).
+  CommandRunner* disk_commands = nullptr;
 };
 
 struct RunOutcome {

@@ -434,18 +434,7 @@ Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
          .restarts = {kKubelet}});
   }
 
-  // --- local disks ---------------------------------------------------------------------------
-  if (c.local_disks && *c.local_disks != "none") {
-    if (f.instance_store_disks.empty()) {
-      note(plan, "LOCAL_DISKS_NONE",
-           fmt::format("--local-disks {}: no NVMe instance storage disks found, nothing to do", *c.local_disks));
-    } else {
-      return make_error(Errc::Unsupported,
-                        "--local-disks {}: found {} NVMe instance storage disk(s), but this build cannot "
-                        "set up RAID or mounts yet; run setup-local-disks before the agent or drop the flag",
-                        *c.local_disks, f.instance_store_disks.size());
-    }
-  }
+  // --- local disks: set up by app::setup_local_disks between compute and apply (run.cc) --------
 
   // --- DNS (spec.instance.network): a systemd-resolved drop-in, as nodeadm writes it -----------
   if (!c.nameservers.empty() || !c.dns_domains.empty()) {
