@@ -279,6 +279,7 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   if (!fs) return fail(fs.error().wrap("--root {}", o.root));
   platform::AsioImds imds(imds_options(o.imds_endpoint, o.timeout), clock, cancel);
   platform::PosixCommandRunner commands;
+  platform::PosixCommandRunner disk_commands(std::chrono::minutes(10));  // --local-disks: mkfs, state copy
 
   const bool offline = o.service_mode == cli::ServiceMode::Offline ||
                        (o.service_mode == cli::ServiceMode::Auto && o.root != "/");
@@ -299,6 +300,7 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   platform::PosixMounter mounter;
   app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
                       cancel, &aws_api, offline ? nullptr : &mounter, offline};
+  ports.disk_commands = &disk_commands;
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
   if (result && !outcome.nothing_to_do.empty()) {

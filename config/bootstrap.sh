@@ -22,7 +22,7 @@ VALUE_FLAGS=" --cluster --apiserver-endpoint --b64-cluster-ca --use-max-pods --k
   --pause-container-version --containerd-config-file --container-runtime --enable-local-outpost
   --cluster-id --mount-bpf-fs --local-disks --aws-api-retry-attempts --hostname-source
   --enable-docker-bridge --docker-config-json --root --imds-endpoint --service-manager --timeout
-  --kubelet-settle-ms --config-source "
+  --kubelet-settle-ms --config-source --platform --kube-reserved-max-pods --local-disks-dir "
 VALUE_FLAGS=${VALUE_FLAGS//$'\n'/ }
 
 ARGS=()

@@ -266,16 +266,6 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
     f.etc_hosts = read_optional(ports.fs, "/etc/hosts");
   }
 
-  if (c.local_disks && *c.local_disks != "none") {
-    if (auto ids = ports.fs.list("/dev/disk/by-id")) {
-      for (const auto& name : *ids) {
-        if (name.find("NVMe_Instance_Storage_") != std::string::npos) {
-          f.instance_store_disks.push_back("/dev/disk/by-id/" + name);
-        }
-      }
-    }
-  }
-
   // An instance type no table knows: EC2 DescribeInstanceTypes, bootstrap.sh's calculator fallback.
   // Not fatal: without an answer max pods is 110 with a warning (compute::plan_node).
   if (aws && compute::max_pods_needs_lookup(in.instance_type, f.eni_max_pods_override)) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/app/local_disks.h"
 #include "agent/app/log.h"
 #include "agent/app/resolve_config.h"
 #include "agent/cli/config_sources.h"
@@ -153,10 +154,19 @@ Status run_bootstrap(const cli::Options& given, RunPorts& ports, RunOutcome& out
                 d.message);
     }
 
+    // Local instance storage before apply writes kubelet's and containerd's state and (re)starts
+    // them, so that they never start on the root disk and then move.
+    AGENT_TRY_STATUS(check_cancel("setting up local disks"));
+    t = ports.clock.now();
+    LocalDiskPorts disk_ports{ports.fs, ports.disk_commands ? *ports.disk_commands : ports.commands, ports.services,
+                              deadline, ports.cancel};
+    AGENT_TRY(std::string disks_text, setup_local_disks(o.node, disk_ports, o.dry_run, o.root == "/"));
+    phase_done("disks", t);
+
     t = ports.clock.now();
     if (o.dry_run) {
       std::optional<Error> would_fail;
-      out.dry_run = describe_plan(out.plan, ports.fs, ports.services, ports.offline_services, &would_fail);
+      out.dry_run = disks_text + describe_plan(out.plan, ports.fs, ports.services, ports.offline_services, &would_fail);
       phase_done("describe", t);
       if (would_fail) return *would_fail;  // the text is printed all the same
       return {};

@@ -37,6 +37,9 @@ struct RunPorts {
   Mounter* mounter = nullptr;
   // The service manager cannot run jobs (an offline root): --dry-run shows them as skipped.
   bool offline_services = false;
+  // mdadm, mkfs.xfs and the state copy of --local-disks, which may outlast `commands`' timeout
+  // (null: `commands`).
+  CommandRunner* disk_commands = nullptr;
 };
 
 struct RunOutcome {

@@ -1,5 +1,7 @@
 #include "agent/cli/config_sources.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace agent::cli {
@@ -170,8 +172,13 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
       took("spec.instance.localStorage.strategy");
     }
   }
-  if (s.local_storage_mount_path) n.local_disks_mount_path = *s.local_storage_mount_path;
-  if (s.local_storage_disabled_mounts) n.local_disks_disabled_mounts = *s.local_storage_disabled_mounts;
+  if (s.local_storage_mount_path && !given(o, "--local-disks-dir")) n.local_disks_mount_path = *s.local_storage_mount_path;
+  if (s.local_storage_disabled_mounts) {  // added to what --no-bind-* switched off
+    for (const auto& m : *s.local_storage_disabled_mounts) {
+      auto& list = n.local_disks_disabled_mounts;
+      if (std::find(list.begin(), list.end(), m) == list.end()) list.push_back(m);
+    }
+  }
   if (!s.environment.empty()) {
     n.environment = s.environment;
     took("spec.instance.environment");

@@ -34,7 +34,8 @@ constexpr FlagSpec kFlags[] = {
     {"--enable-local-outpost", "ENABLE_LOCAL_OUTPOST", "true|false: join a local cluster on an Outpost (needs --cluster-id)."},
     {"--cluster-id", "CLUSTER_ID", "The cluster id (required with --enable-local-outpost true)."},
     {"--mount-bpf-fs", "MOUNT_BPF_FS", "Mount a bpffs at /sys/fs/bpf: true|false (default true)."},
-    {"--local-disks", "LOCAL_DISKS", "Instance-store NVMe setup: raid0|raid10|mount|none."},
+    {"--local-disks", "LOCAL_DISKS", "Instance-store NVMe setup: raid0|raid10 (one xfs array at DIR/0, with kubelet's, containerd's, SOCI's and pod log state bind-mounted onto it), mount (each disk at DIR/1..N) or none."},
+    {"--local-disks-dir", nullptr, "DIR for --local-disks (default /mnt/k8s-disks; NodeConfig localStorage.mountPath)."},
     {"--aws-api-retry-attempts", "API_RETRY_ATTEMPTS", "Retries of an AWS API call after a 5xx answer or a connection error (default 3); throttling is retried until --timeout."},
     {"--hostname-source", nullptr, "imds|ec2|instance-id: where --hostname-override comes from (default imds: IMDS local-hostname, no AWS call; ec2: EC2 DescribeInstances PrivateDnsName; instance-id: the instance id)."},
     {"--enable-docker-bridge", "ENABLE_DOCKER_BRIDGE", "Accepted for compatibility; ignored (docker only)."},
@@ -53,6 +54,11 @@ constexpr FlagSpec kFlags[] = {
 // Value-less switches.
 constexpr FlagSpec kSwitches[] = {
     {"--dry-run", nullptr, "Print the plan (each file as a diff, each unit action) and change nothing; a unit action that would fail is marked WOULD FAIL and the exit status is the real run's."},
+    {"--no-bind-kubelet", nullptr, "--local-disks raid0|raid10: do not bind-mount /var/lib/kubelet onto the array."},
+    {"--no-bind-containerd", nullptr, "... nor /var/lib/containerd (NodeConfig disabledMounts: Containerd)."},
+    {"--no-bind-soci", nullptr, "... nor /var/lib/soci-snapshotter-grpc (disabledMounts: SOCI)."},
+    {"--no-bind-pods-logs", nullptr, "... nor /var/log/pods (disabledMounts: PodLogs)."},
+    {"--no-bind-mounts", nullptr, "... none of them: the array is only mounted at DIR/0."},
     {"--quiet", nullptr, "Only warnings, errors and the summary line."},
     {"--version", nullptr, "Print the version and exit."},
     {"--help", nullptr, "Print this help and exit (also -h)."},
@@ -149,6 +155,8 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
       return make_error(Errc::Invalid, "--local-disks must be raid0, raid10, mount or none, got '{}'", v);
     }
     n.local_disks = v;
+  } else if (flag == "--local-disks-dir") {
+    n.local_disks_mount_path = v;
   } else if (flag == "--aws-api-retry-attempts") {
     AGENT_TRY(n.aws_api_retry_attempts, parse_int(flag, v, 0, 100));
   } else if (flag == "--hostname-source") {
@@ -205,6 +213,16 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
   return {};
 }
 
+// The disabledMounts entries a --no-bind-* switch stands for (empty: not such a switch).
+std::vector<const char*> no_bind_mounts(std::string_view a) {
+  if (a == "--no-bind-kubelet") return {"Kubelet"};
+  if (a == "--no-bind-containerd") return {"Containerd"};
+  if (a == "--no-bind-soci") return {"SOCI"};
+  if (a == "--no-bind-pods-logs") return {"PodLogs"};
+  if (a == "--no-bind-mounts") return {"Kubelet", "Containerd", "SOCI", "PodLogs"};
+  return {};
+}
+
 const FlagSpec* find_flag(std::string_view name) {
   for (const auto& f : kFlags) {
     if (name == f.flag) return &f;
@@ -234,6 +252,14 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
     }
     if (a == "--quiet") {
       o.quiet = true;
+      continue;
+    }
+    if (auto off = no_bind_mounts(a); !off.empty()) {  // setup-local-disks' --no-bind-* switches
+      auto& list = o.node.local_disks_disabled_mounts;
+      for (const char* m : off) {
+        if (std::find(list.begin(), list.end(), m) == list.end()) list.emplace_back(m);
+      }
+      o.given.insert(a);
       continue;
     }
     if (a.size() > 1 && a[0] == '-') {

@@ -127,18 +127,8 @@ Result<Plan> plan_node(const NodeConfig& config, const Facts& f) {
     AGENT_TRY_STATUS(add_al2023_layout(s, f, plan));
   }
 
-  // Instance-store disks are set up by the run before the daemons start (app/local_disks).
-  const NodeConfig& c = s.config;
-  if (c.local_disks && *c.local_disks != "none" && f.instance_store_disks.empty()) {
-    plan.diagnostics.push_back({Diagnostic::Level::Info, "LOCAL_DISKS_NONE",
-                                fmt::format("--local-disks {}: no NVMe instance storage disks found, nothing to do",
-                                            *c.local_disks)});
-  } else if (c.local_disks && *c.local_disks != "none") {
-    return make_error(Errc::Unsupported,
-                      "--local-disks {}: found {} NVMe instance storage disk(s), but this build cannot "
-                      "set up RAID or mounts yet; run setup-local-disks before the agent or drop the flag",
-                      *c.local_disks, f.instance_store_disks.size());
-  }
+  // Instance-store disks (--local-disks) are set up by the run before the daemons start
+  // (compute/local_disks, app/local_disks), not planned here.
   add_values(s, f, plan);
   return plan;
 }

@@ -54,7 +54,6 @@ struct Facts {
   bool fips_ecr_endpoint = false;      // FIPS mode on and the ecr-fips host resolves
   std::vector<std::string> outpost_host_addresses;  // resolved API host (outpost only)
   std::optional<std::string> etc_hosts;              // /etc/hosts (outpost only)
-  std::vector<std::string> instance_store_disks;     // NVMe instance storage (with --local-disks)
   AcceleratorFacts accelerators;
   std::optional<std::string> containerd_version;     // /etc/eks/containerd-version.txt, trimmed
 

@@ -77,7 +77,7 @@ Result<std::vector<std::string>> split_node_path(const std::string& path) {
 }
 
 // readlinkat(2) into a string; returns -errno on failure.
-int read_link(int dir_fd, const char* name, std::string& out) {
+int readlink_at(int dir_fd, const char* name, std::string& out) {
   std::string buf(256, '\0');
   for (;;) {
     ssize_t n = ::readlinkat(dir_fd, name, buf.data(), buf.size());
@@ -234,7 +234,7 @@ int PosixRootFs::walk_userspace(const std::vector<std::string>& components, int 
     if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
       if (++links > kMaxSymlinks) return -ELOOP;
       std::string target;
-      if (int r = read_link(fd.get(), "", target); r < 0) return r;
+      if (int r = readlink_at(fd.get(), "", target); r < 0) return r;
       if (target.empty()) return -ENOENT;
       if (target.front() == '/') stack.resize(1);
       std::vector<std::string> parts;
@@ -322,6 +322,19 @@ bool PosixRootFs::exists(const std::string& path) const {
   if (dir.get() < 0) return false;
   struct stat st;
   return ::fstatat(dir.get(), components->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+Result<std::string> PosixRootFs::read_link(const std::string& path) const {
+  AGENT_TRY(auto components, split_node_path(path));
+  if (components.empty()) return make_error(Errc::Invalid, "reading the link {}: the root is not a link", path);
+  UniqueFd dir(open_parent(components, /*create=*/false));
+  if (dir.get() < 0) return fs_error(-dir.get(), "reading the link", path, root_dir_);
+  std::string out;
+  if (int r = readlink_at(dir.get(), components.back().c_str(), out); r < 0) {
+    if (r == -EINVAL) return make_error(Errc::Invalid, "reading the link {}: not a symlink", path);
+    return fs_error(-r, "reading the link", path, root_dir_);
+  }
+  return out;
 }
 
 Result<std::vector<std::string>> PosixRootFs::list(const std::string& path) const {
@@ -614,7 +627,7 @@ Result<WriteOutcome> PosixRootFs::symlink(const std::string& target, const std::
 
   WriteOutcome outcome = WriteOutcome::Created;
   std::string current;
-  if (int r = read_link(dir.get(), name.c_str(), current); r == 0) {
+  if (int r = readlink_at(dir.get(), name.c_str(), current); r == 0) {
     if (current == target) return WriteOutcome::Unchanged;
     outcome = WriteOutcome::Updated;
   } else if (r == -EINVAL) {

@@ -51,6 +51,7 @@ class PosixRootFs final : public RootFs {
   Result<std::string> read(const std::string& path) const override;
   bool exists(const std::string& path) const override;
   Result<std::vector<std::string>> list(const std::string& path) const override;
+  Result<std::string> read_link(const std::string& path) const override;
   Status read_chunks(const std::string& path,
                      const std::function<void(std::string_view)>& sink) const override;
   Result<WriteOutcome> write_atomic(const std::string& path, std::string_view bytes,

@@ -219,9 +219,12 @@ Status SdBusServiceManager::enable(const std::string& unit) {
 
 Result<std::string> SdBusServiceManager::run_job(const std::string& unit, const std::string& verb,
                                                  Deadline deadline) {
-  const char* method = verb == "start" ? "StartUnit" : verb == "restart" ? "RestartUnit" : nullptr;
+  const char* method = verb == "start"     ? "StartUnit"
+                       : verb == "restart" ? "RestartUnit"
+                       : verb == "stop"    ? "StopUnit"
+                                           : nullptr;
   if (method == nullptr) return make_error(Errc::Invalid, "unsupported job verb '{}' for {}", verb, unit);
-  const std::string what = verb == "start" ? "starting" : "restarting";
+  const std::string what = verb == "start" ? "starting" : verb == "stop" ? "stopping" : "restarting";
 
   // The match goes in before the call so that a job which finishes before we read the reply is
   // still seen: its JobRemoved is queued and dispatched by the sd_bus_process loop below.

@@ -33,6 +33,13 @@ class RootFsReader {
   virtual bool exists(const std::string& path) const = 0;
   // Names in a directory, sorted, without "." and "..". Errors: NotFound, Io.
   virtual Result<std::vector<std::string>> list(const std::string& path) const = 0;
+  // The target of the symlink at `path` as stored (relative to the link's directory, or absolute
+  // meaning under the root); the link itself is not followed, its parents are. Errors: NotFound
+  // if absent, Invalid if it is not a symlink, Unsupported where links cannot be read (the
+  // default). Local disk discovery resolves /dev/disk/by-id and /dev/md links with it.
+  virtual Result<std::string> read_link(const std::string& path) const {
+    return make_error(Errc::Unsupported, "reading the link {}: not supported by this root", path);
+  }
   // The file's contents in pieces, in order, for files too big to hold (build mode hashes
   // installed binaries this way). Errors as read(). The default reads the whole file once.
   virtual Status read_chunks(const std::string& path,

@@ -28,7 +28,7 @@ class ServiceManager {
   // Enables a unit file (creates its [Install] symlinks). Idempotent: enabling an enabled unit
   // changes nothing. Errors: NotFound if the unit file does not exist.
   virtual Status enable(const std::string& unit) = 0;
-  // Starts (verb "start") or restarts (verb "restart") a unit and waits for its job to finish
+  // Starts (verb "start"), restarts (verb "restart") or stops (verb "stop") a unit and waits for its job to finish
   // within the deadline. Returns the job result ("done", "failed", "dependency", "timeout", ...).
   // Errors: NotFound for an unknown unit, Timeout if the job outlives the deadline, Unsupported
   // when units cannot be run (offline root).

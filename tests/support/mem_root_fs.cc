@@ -130,6 +130,17 @@ Result<std::string> MemRootFs::read(const std::string& path) const {
   return make_error(Errc::NotFound, "reading {}: No such file or directory", path);
 }
 
+Result<std::string> MemRootFs::read_link(const std::string& path) const {
+  AGENT_TRY(auto norm, normalize(path));
+  auto it = nodes_.find(norm);
+  if (it == nodes_.end()) {
+    if (is_dir(norm)) return make_error(Errc::Invalid, "reading the link {}: not a symlink", path);
+    return make_error(Errc::NotFound, "reading the link {}: No such file or directory", path);
+  }
+  if (it->second.kind != Node::Kind::Symlink) return make_error(Errc::Invalid, "reading the link {}: not a symlink", path);
+  return it->second.data;
+}
+
 bool MemRootFs::exists(const std::string& path) const {
   auto norm = normalize(path);
   if (!norm) return false;

@@ -60,6 +60,7 @@ class MemRootFs final : public RootFs {
   Result<std::string> read(const std::string& path) const override;
   bool exists(const std::string& path) const override;
   Result<std::vector<std::string>> list(const std::string& path) const override;
+  Result<std::string> read_link(const std::string& path) const override;
   Result<WriteOutcome> write_atomic(const std::string& path, std::string_view bytes,
                                     unsigned mode) override;
   Result<bool> remove(const std::string& path) override;

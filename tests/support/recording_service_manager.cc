@@ -52,9 +52,15 @@ Result<std::string> RecordingServiceManager::run_job(const std::string& unit,
                                                      const std::string& verb, Deadline deadline) {
   if (auto e = record(verb + " " + unit)) return *e;
   last_deadline_ = deadline;
-  if (verb != "start" && verb != "restart")
+  if (verb != "start" && verb != "restart" && verb != "stop")
     return make_error(Errc::Invalid, "unsupported job verb '{}' for {}", verb, unit);
   if (unknown_.count(unit)) return make_error(Errc::NotFound, "{} {}: Unit {} not found.", verb, unit, unit);
+  if (verb == "stop") {  // systemd: stopping a stopped unit is a job that is done at once
+    UnitState& st = unit_state(unit);
+    st.active_state = "inactive";
+    st.sub_state = "dead";
+    return std::string("done");
+  }
 
   JobScript script;
   if (auto it = scripts_.find(unit); it != scripts_.end() && !it->second.empty()) {

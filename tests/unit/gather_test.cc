@@ -447,17 +447,3 @@ TEST_CASE("an Outpost node resolves the API host and reads /etc/hosts") {
   CHECK(f.etc_hosts == "127.0.0.1 localhost\n");
 }
 
-TEST_CASE("instance-store NVMe disks are listed only for --local-disks") {
-  World w;
-  w.fs.put_symlink("../../nvme1n1", "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1A");
-  w.fs.put_symlink("../../nvme2n1", "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS2B");
-  w.fs.put_symlink("../../nvme0n1", "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123");
-  NodeConfig cfg = config();
-  CHECK(w.facts(cfg).instance_store_disks.empty());
-  cfg.local_disks = "none";
-  CHECK(w.facts(cfg).instance_store_disks.empty());
-  cfg.local_disks = "raid0";
-  CHECK(w.facts(cfg).instance_store_disks ==
-        std::vector<std::string>{"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1A",
-                                 "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS2B"});
-}

@@ -628,28 +628,6 @@ TEST_CASE("a CA that is not PEM is written with a warning") {
   CHECK(has_diag(p, "CA_NOT_PEM", Diagnostic::Level::Warning));
 }
 
-TEST_CASE("--local-disks is a note without disks and unsupported with them") {
-  NodeConfig cfg = config();
-  cfg.local_disks = "raid0";
-  SUBCASE("no instance storage") {
-    const Plan p = plan(cfg, facts());
-    CHECK(has_diag(p, "LOCAL_DISKS_NONE", Diagnostic::Level::Info));
-  }
-  SUBCASE("instance storage present") {
-    Facts f = facts();
-    f.instance_store_disks = {"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1"};
-    agent::Error e = plan_error(cfg, f);
-    CHECK(e.code == Errc::Unsupported);
-    CHECK(contains(e.message, "raid0"));
-  }
-  SUBCASE("none does nothing") {
-    cfg.local_disks = "none";
-    Facts f = facts();
-    f.instance_store_disks = {"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1"};
-    CHECK_FALSE(has_diag(plan(cfg, f), "LOCAL_DISKS_NONE"));
-  }
-}
-
 TEST_CASE("inputs plan_node cannot work with are errors") {
   struct Row {
     std::string what;
