@@ -1,6 +1,7 @@
 #include "agent/app/gather.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "agent/app/aws_lookups.h"
 #include "agent/app/log.h"
 #include "agent/compute/accelerator.h"
+#include "agent/compute/al2023/kubelet_files.h"
 #include "agent/compute/cluster_config.h"
 #include "agent/compute/instance_types.h"
 #include "agent/compute/kubelet_args.h"
@@ -69,6 +71,21 @@ bool bpf_is_mounted(const RootFsReader& fs) {
     }
   }
   return false;
+}
+
+// What only the AL2023 layout reads: the credential provider binary (nodeadm's rule: the
+// environment's path, else its own), its kubelet config drop-in, and the containerd version from
+// `containerd --version` when the image has no fact file (as nodeadm; absent: containerd 1.x).
+void gather_al2023(const GatherPorts& ports, Facts& f) {
+  const char* env_bin = std::getenv("ECR_CREDENTIAL_PROVIDER_BIN_PATH");
+  f.credential_provider_bin = env_bin != nullptr && *env_bin != '\0' ? env_bin : compute::al2023::kCredentialProviderBin;
+  f.credential_provider_bin_present = ports.fs.exists(f.credential_provider_bin);
+  f.nodeadm_dropin_present = ports.fs.exists(compute::al2023::kKubeletDropinPath);
+  if (!f.containerd_version) {
+    if (auto out = ports.commands.run({"containerd", "--version"})) {
+      if (auto v = parse_version(*out)) f.containerd_version = v->str();
+    }
+  }
 }
 
 }  // namespace
@@ -244,6 +261,7 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   f.kubelet_config_dropin_present = ports.fs.exists(compute::kKubeletConfigDropinPath);
   f.bpf_unit_present = ports.fs.exists(compute::kBpfMountUnitPath);
   if (c.mount_bpf_fs) f.bpf_mounted = bpf_is_mounted(ports.fs);
+  if (f.platform == Platform::Al2023) gather_al2023(ports, f);
 
   if (c.containerd_config_file && !c.containerd_config_file->empty()) {
     auto user = ports.fs.read(*c.containerd_config_file);

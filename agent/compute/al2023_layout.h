@@ -11,3 +11,15 @@ namespace agent::compute {
 Status add_al2023_layout(const NodeSettings& settings, const Facts& facts, Plan& plan);
 
 }  // namespace agent::compute
+
+namespace agent::compute {
+
+// The containerd part of the AL2023 layout (al2023_containerd.cc): config.toml from nodeadm's
+// templates, the base runtime spec, SOCI. Errors: Invalid (V3 names on containerd 1.x), Parse.
+Status add_al2023_containerd_files(const NodeSettings& settings, const Facts& facts, Plan& plan);
+
+// The sandbox image on AL2023: the image's pre-cached localhost/kubernetes/pause:latest, unless
+// the user named a pause image (--pause-container-account or PAUSE_CONTAINER_IMAGE).
+std::string al2023_sandbox_image(const NodeSettings& settings);
+
+}  // namespace agent::compute

@@ -111,6 +111,7 @@ void eni_max_pods(const NodeConfig& c, const Facts& f, NodeSettings& s) {
 // node's allocatable memory; following the effective max pods instead is an opt-in.
 Status max_pods_and_reservations(const NodeConfig& c, const Facts& f, NodeSettings& s) {
   AGENT_TRY(std::optional<int> config_max_pods, user_max_pods(c.kubelet_config));
+  s.base_max_pods = s.max_pods;
   s.reserve_max_pods = s.max_pods;
   if (s.user_args.max_pods) {
     s.max_pods = *s.user_args.max_pods;

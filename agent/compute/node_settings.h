@@ -30,6 +30,7 @@ struct NodeSettings {
 
   int max_pods = 110;           // what kubelet will use (the last word: flags, then the config)
   std::string max_pods_source;  // human text: "built-in table", "--max-pods in --kubelet-extra-args", ...
+  int base_max_pods = 110;      // the table's (or maxPodsExpression's) value, before the user's
   int reserve_max_pods = 110;   // the max pods kubeReserved memory is computed for (see reserve_rule)
   std::string reserve_rule;     // "eni" (Karpenter's and the peers' rule) or "effective" (opt-in)
   int reserved_cpu_m = 0;

@@ -51,6 +51,11 @@ struct Facts {
   bool kubelet_config_dropin_present = false;  // the agent's kubelet config drop-in exists
   bool bpf_mounted = false;            // a bpf filesystem is mounted at /sys/fs/bpf
   bool bpf_unit_present = false;       // /etc/systemd/system/sys-fs-bpf.mount exists
+  // AL2023 only: the image credential provider binary ($ECR_CREDENTIAL_PROVIDER_BIN_PATH, else
+  // nodeadm's path) and whether it exists; whether nodeadm's 40-nodeadm.conf drop-in exists.
+  std::string credential_provider_bin;
+  bool credential_provider_bin_present = false;
+  bool nodeadm_dropin_present = false;
   bool fips_ecr_endpoint = false;      // FIPS mode on and the ecr-fips host resolves
   std::vector<std::string> outpost_host_addresses;  // resolved API host (outpost only)
   std::optional<std::string> etc_hosts;              // /etc/hosts (outpost only)

@@ -63,6 +63,9 @@ struct NodeConfig {
   std::vector<std::string> local_disks_disabled_mounts;  // Containerd | PodLogs | SOCI
   // systemd environment: "default" -> every unit (DefaultEnvironment=); else a service name.
   std::map<std::string, std::map<std::string, std::string>> environment;
+  // Run as `nodeadm`: kubelet is not enabled (nodeadm-run.service starts it every boot), EKS is
+  // never asked for the endpoint or CA.
+  bool nodeadm = false;
   bool instance_id_node_name = false;  // featureGates.InstanceIdNodeName: node name = instance id
 
   bool operator==(const NodeConfig&) const = default;
