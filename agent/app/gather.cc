@@ -1,4 +1,5 @@
 #include "agent/app/gather.h"
+#include "agent/model/text.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -34,13 +35,6 @@ std::vector<std::string> lines(const std::string& s) {
     if (!line.empty()) out.push_back(line);
   }
   return out;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
 }
 
 // An IMDS error as the operator should see it.
@@ -162,16 +156,16 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
     return make_error(Errc::Invalid, "IMDS {} has no region field", first[0]);
   }
   in.region = doc["region"].get<std::string>();
-  in.domain = trim(*got[1]);
-  in.mac = trim(*got[2]);
-  in.instance_type = trim(*got[3]);
-  in.instance_id = trim(*got[4]);
-  in.availability_zone = trim(*got[5]);
+  in.domain = trimmed(*got[1]);
+  in.mac = trimmed(*got[2]);
+  in.instance_type = trimmed(*got[3]);
+  in.instance_id = trimmed(*got[4]);
+  in.availability_zone = trimmed(*got[5]);
   for (size_t i = 6; i < 8; ++i) {
     if (!got[i] && got[i].error().code != Errc::NotFound) return imds_error(got[i].error(), first[i]);
   }
-  if (got[6]) in.local_ipv4 = trim(*got[6]);
-  if (got[7]) in.local_hostname = trim(*got[7]);
+  if (got[6]) in.local_ipv4 = trimmed(*got[6]);
+  if (got[7]) in.local_hostname = trimmed(*got[7]);
 
   // Round trip 3: only the MAC-dependent paths this configuration needs (before DescribeCluster
   // answers, both families' paths: IMDS's budget is short, a wait for an ACTIVE cluster is not).
@@ -251,7 +245,7 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   f.eni_max_pods_override = read_optional(ports.fs, compute::kEniMaxPodsPath);
   f.credential_provider_config = read_optional(ports.fs, compute::kCredentialProviderPath);
   if (auto v = read_optional(ports.fs, compute::kContainerdVersionPath)) {
-    f.containerd_version = trim(*v);
+    f.containerd_version = trimmed(*v);
   }
   f.accelerators = gather_accelerators(ports.fs);
   f.kubelet_unit_present = ports.fs.exists(compute::kKubeletUnitPath);
@@ -273,7 +267,7 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   }
 
   // FIPS: bootstrap.sh uses the ecr-fips host only when FIPS is on and that host resolves.
-  if (auto fips = read_optional(ports.fs, "/proc/sys/crypto/fips_enabled"); fips && trim(*fips) == "1") {
+  if (auto fips = read_optional(ports.fs, "/proc/sys/crypto/fips_enabled"); fips && trimmed(*fips) == "1") {
     auto ecr = compute::ecr_registry_for(in.region, in.domain, c.pause_container_account);
     f.fips_ecr_endpoint = ports.resolve && !ports.resolve(ecr.fips_host).empty();
   }

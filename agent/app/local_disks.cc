@@ -1,4 +1,5 @@
 #include "agent/app/local_disks.h"
+#include "agent/model/text.h"
 
 #include <algorithm>
 #include <regex>
@@ -12,12 +13,6 @@ namespace {
 
 using compute::BlockDevice;
 using compute::DiskStep;
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  size_t b = s.find_first_not_of(" \t\n");
-  return b == std::string::npos ? "" : s.substr(b);
-}
 
 // "/dev/disk/by-id" + "../../nvme1n1" -> "/dev/nvme1n1"; absolute targets stay as they are.
 std::string resolve_target(const std::string& link_dir, const std::string& target) {
@@ -99,15 +94,15 @@ Result<BlockDevice> probe(LocalDiskPorts& ports, const std::string& path, const 
   if (!out) {
     return out.error().wrap("probing {} for a filesystem (wipefs); it is left alone: check the device", path);
   }
-  std::string first = trim(*out);
+  std::string first = trimmed(*out);
   first = first.substr(0, first.find('\n'));
   if (!first.empty()) {
     size_t sp = first.find_first_of(" \t");
     d.fs_type = first.substr(0, sp);
-    if (sp != std::string::npos) d.uuid = trim(first.substr(sp + 1));
+    if (sp != std::string::npos) d.uuid = trimmed(first.substr(sp + 1));
   }
   auto numbers = ports.fs.read("/sys/class/block/" + basename_of(dev) + "/dev");
-  d.mountpoint = mountpoint_of(mountinfo, numbers ? trim(*numbers) : "");
+  d.mountpoint = mountpoint_of(mountinfo, numbers ? trimmed(*numbers) : "");
   return d;
 }
 
@@ -125,7 +120,7 @@ std::vector<std::string> find_disks(const RootFsReader& fs, bool& by_id_present)
     for (const auto& name : *blocks) {
       if (!name.starts_with("nvme")) continue;
       auto model = fs.read("/sys/block/" + name + "/device/model");
-      if (model && trim(*model) == compute::kInstanceStoreModel) out.push_back("/dev/" + name);
+      if (model && trimmed(*model) == compute::kInstanceStoreModel) out.push_back("/dev/" + name);
     }
   }
   std::sort(out.begin(), out.end());

@@ -1,4 +1,5 @@
 #include "agent/aws/endpoints.h"
+#include "agent/model/text.h"
 
 #include <arpa/inet.h>
 
@@ -16,12 +17,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 std::optional<uint32_t> parse_ipv4(std::string_view s) {

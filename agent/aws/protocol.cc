@@ -1,4 +1,5 @@
 #include "agent/aws/protocol.h"
+#include "agent/model/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -91,10 +92,6 @@ std::string excerpt(std::string_view body) {
   std::string out;
   for (char c : body.substr(0, 200)) out += (c == '\n' || c == '\r') ? ' ' : c;
   return out;
-}
-
-bool one_of(const std::string& code, std::initializer_list<std::string_view> codes) {
-  return std::find(codes.begin(), codes.end(), code) != codes.end();
 }
 
 }  // namespace

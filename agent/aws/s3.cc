@@ -1,4 +1,5 @@
 #include "agent/aws/s3.h"
+#include "agent/model/text.h"
 
 #include <fmt/format.h>
 
@@ -8,10 +9,6 @@
 
 namespace agent::aws {
 namespace {
-
-bool one_of(const std::string& code, std::initializer_list<std::string_view> codes) {
-  return std::find(codes.begin(), codes.end(), code) != codes.end();
-}
 
 std::string cause_of(const ApiError& e) {
   std::string cause = e.code.empty() ? fmt::format("HTTP {}", e.http_status)

@@ -1,4 +1,5 @@
 #include "agent/aws/xml.h"
+#include "agent/model/text.h"
 
 #include <charconv>
 
@@ -6,12 +7,6 @@ namespace agent::aws {
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 void append_utf8(std::string& out, unsigned cp) {
   if (cp < 0x80) {

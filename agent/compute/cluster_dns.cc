@@ -1,4 +1,5 @@
 #include "agent/compute/cluster_dns.h"
+#include "agent/model/text.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -9,14 +10,6 @@
 
 namespace agent::compute {
 namespace {
-
-constexpr std::string_view kBlanks = " \t\r\n";
-
-std::string_view trim(std::string_view s) {
-  auto first = s.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kBlanks) - first + 1);
-}
 
 // inet_pton is pure (no lookups); it needs a NUL-terminated copy.
 bool parse_ipv4(std::string_view s, std::uint32_t* host_order = nullptr) {

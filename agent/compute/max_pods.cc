@@ -1,4 +1,5 @@
 #include "agent/compute/max_pods.h"
+#include "agent/model/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -15,12 +16,6 @@ namespace {
 using Table = std::map<std::string, int, std::less<>>;
 
 constexpr std::string_view kBlanks = " \t\r";
-
-std::string_view trim(std::string_view s) {
-  auto first = s.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kBlanks) - first + 1);
-}
 
 // A strictly decimal, non-negative int: no sign, no spaces, no overflow (from_chars alone would
 // accept "12abc" as 12).

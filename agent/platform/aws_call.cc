@@ -5,8 +5,6 @@
 namespace agent::platform {
 namespace {
 
-bool is_success(int status) { return status >= 200 && status < 300; }
-
 std::string seconds_text(std::chrono::steady_clock::duration d) {
   return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
 }

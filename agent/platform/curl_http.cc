@@ -1,4 +1,5 @@
 #include "agent/platform/curl_http.h"
+#include "agent/model/text.h"
 
 #include <fmt/format.h>
 
@@ -14,15 +15,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // What the callbacks share during one exchange.
 struct Transfer {
   const CurlRequest* request = nullptr;
@@ -34,8 +26,6 @@ struct Transfer {
   std::uint64_t received = 0;        // body bytes of this answer, kept or sunk
   std::optional<Error> sink_error;   // the sink refused a piece
 };
-
-bool is_success(int status) { return status >= 200 && status < 300; }
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);

@@ -27,6 +27,9 @@
 
 namespace agent::platform {
 
+// An HTTP status in 2xx.
+inline bool is_success(int status) { return status >= 200 && status < 300; }
+
 // libcurl loaded on first use plus the one easy handle the adapter reuses.
 class CurlSession {
  public:

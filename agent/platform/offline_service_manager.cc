@@ -1,4 +1,5 @@
 #include "agent/platform/offline_service_manager.h"
+#include "agent/model/text.h"
 
 #include <optional>
 
@@ -6,13 +7,6 @@ namespace agent::platform {
 namespace {
 
 constexpr std::string_view kWhitespace = " \t\r";
-
-std::string_view trim(std::string_view s) {
-  size_t b = s.find_first_not_of(kWhitespace);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(kWhitespace);
-  return s.substr(b, e - b + 1);
-}
 
 void assign(std::vector<std::string>& list, std::string_view value) {
   if (value.empty()) {

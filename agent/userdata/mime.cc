@@ -1,4 +1,5 @@
 #include "agent/userdata/mime.h"
+#include "agent/model/text.h"
 
 #include <fmt/format.h>
 
@@ -24,12 +25,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
 }
 
 // RFC 5322 field name: printable ASCII except ':', then ':'.
