@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-ctest --test-dir build --output-on-failure --timeout 600 "$@"
+ctest --test-dir build --output-on-failure --timeout 600 -j2 "$@"
