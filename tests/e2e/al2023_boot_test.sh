@@ -1,0 +1,128 @@
+#!/bin/bash
+# The AL2023 layout on a real systemd: PID 1 of a throw-away systemd-nspawn container
+# (tests/e2e/with-systemd.sh) made to look like Amazon Linux 2023 (/etc/os-release, the
+# credential provider binary, no kubelet.service of its own), with the project's IMDS emulator
+# and a fake kubelet that records its argv. Usage (as root; ctest "e2e_al2023_boot"):
+#   tests/e2e/al2023_boot_test.sh PATH/TO/eks-node-agent
+#
+# Flows and what is asserted:
+#   s   AL2 user data on the AL2023 image (/etc/eks/bootstrap.sh my-cluster ... --kubelet-extra-args):
+#       nodeadm's files, kubelet.service active with NODEADM_KUBELET_ARGS on its command line
+#   r   a second run changes nothing: same files, inodes and mtimes; kubelet not restarted
+#   c   a changed extra arg restarts kubelet exactly once, containerd not at all
+set -u
+
+if [ "${EKS_BOOT_TEST_INSIDE:-}" != 1 ]; then
+  [ $# -eq 1 ] || { echo "usage: $0 PATH/TO/eks-node-agent" >&2; exit 2; }
+  agent=$(realpath "$1")
+  repo=$(cd "$(dirname "$0")/../.." && pwd -P)
+  case "$agent" in
+    "$repo"/*) ;;
+    *) export WITH_SYSTEMD_BIND_RO="${WITH_SYSTEMD_BIND_RO:-} $(dirname "$agent")";;
+  esac
+  export EKS_BOOT_TEST_INSIDE=1 WITH_SYSTEMD_TIMEOUT=${WITH_SYSTEMD_TIMEOUT:-300}
+  exec bash "$(dirname "$0")/with-systemd.sh" bash "$(realpath "$0")" "$agent"
+fi
+
+# ---------------------------------------------------------------------------------------------- inside
+AGENT_BUILD=$1
+source "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+if [ ! -e /run/systemd/container ] || [ "$(cat /proc/1/comm)" != systemd ]; then
+  echo "not ok - not inside a throw-away systemd container (run through tests/e2e/with-systemd.sh)"
+  exit 1
+fi
+
+# --- the node: an AL2023-like root ----------------------------------------------------------------
+BIN=$WORK/usr-bin
+mkdir -p "$BIN" /etc/eks/image-credential-provider /etc/systemd/system
+cp "$AGENT_BUILD" "$BIN/eks-node-agent"
+cp "$E2E_DIR/fake-kubelet/kubelet" "$BIN/kubelet"
+mount -t overlay e2e-usr-bin -o "lowerdir=$BIN:/usr/bin" /usr/bin ||
+  { echo "not ok - cannot overlay /usr/bin"; exit 1; }
+ln -s /usr/bin/eks-node-agent /etc/eks/eks-node-agent
+cp "$REPO/config/bootstrap.sh" /etc/eks/bootstrap.sh
+chmod 755 /etc/eks/bootstrap.sh
+rm -f /etc/os-release
+printf 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n' >/etc/os-release
+echo "v1.31.2-eks-1234567" >/etc/eks/kubelet-version.txt
+printf '#!/bin/sh\nexit 0\n' >/etc/eks/image-credential-provider/ecr-credential-provider
+chmod 755 /etc/eks/image-credential-provider/ecr-credential-provider
+rm -f /etc/systemd/system/kubelet.service
+printf '[Unit]\nDescription=containerd (e2e stand-in)\n[Service]\nExecStart=/bin/sleep infinity\n' \
+  >/etc/systemd/system/containerd.service
+systemctl daemon-reload
+start_emulator
+export AWS_EC2_METADATA_SERVICE_ENDPOINT=$IMDS_URL  # for the scripts, as IMDS would be at 169.254.169.254
+
+ENVF=/etc/eks/kubelet/environment
+prop() { systemctl show -p "$2" --value "$1"; }
+is() { [ "$(prop "$1" "$2")" = "$3" ] || { echo "    ($1 $2 is $(prop "$1" "$2"), expected $3)"; return 1; }; }
+kubelet_starts() { journalctl -q -u kubelet.service -o cat | grep -c '^fake-kubelet: started'; }
+wait_for() {
+  local until=$(( $(date +%s%N) + $1 * 1000000000 ))
+  shift
+  until "$@"; do
+    [ "$(date +%s%N)" -lt "$until" ] || return 1
+    sleep 0.02
+  done
+}
+node_snapshot() {
+  find /etc/kubernetes /etc/systemd/system /etc/containerd /etc/eks /var/lib/kubelet \
+    \( -type f -o -type l \) 2>/dev/null | sort | while read -r f; do
+    printf '%s %s %s\n' "$f" "$(stat -c '%i %.9Y' "$f")" "$([ -L "$f" ] && readlink "$f" || sha256sum <"$f" | cut -c1-16)"
+  done
+}
+# user_data EXTRA_ARGS: the AL2 user data script, as an AL2 launch template has it.
+user_data() {
+  cat >"$WORK/user-data.sh" <<UEOF
+#!/bin/bash
+set -ex
+/etc/eks/bootstrap.sh my-cluster --apiserver-endpoint $ENDPOINT --b64-cluster-ca $CA_B64 \\
+  --dns-cluster-ip 10.100.0.10 --kubelet-extra-args '$1'
+UEOF
+}
+run_script() { bash "$WORK/user-data.sh" >"$WORK/out" 2>"$WORK/err"; RC=$?; }
+
+# --- s: AL2 user data on the AL2023 image -----------------------------------------------------------
+user_data '--node-labels=team=a --register-with-taints=dedicated=x:NoSchedule'
+run_script
+check "s: the AL2 script exits 0" expect_rc 0
+check "s: the platform is al2023" json_eq /run/eks-node-agent/status.json 'd["values"]["platform"]' '"al2023"'
+check "s: nodeadm's config.json" json_eq /etc/kubernetes/kubelet/config.json '[d["kind"], d["clusterDNS"], d["maxPods"]]' \
+  '["KubeletConfiguration", ["10.100.0.10"], 29]'
+check "s: nodeadm's kubelet.service written (the image had none)" contains /etc/systemd/system/kubelet.service \
+  'EnvironmentFile=/etc/eks/kubelet/environment'
+check "s: kubelet.service is active" is kubelet.service ActiveState active
+check "s: kubelet.service is enabled" is kubelet.service UnitFileState enabled
+check "s: containerd is active" is containerd.service ActiveState active
+wait_for 3 bash -c "journalctl -q -u kubelet.service -o cat | grep -q '^fake-kubelet: started'"
+journalctl -q -u kubelet.service -o cat >"$WORK/kubelet.log"
+ARGS=$(sed -n 's/^NODEADM_KUBELET_ARGS=//p' "$ENVF")
+check "s: kubelet's argv is NODEADM_KUBELET_ARGS, split at spaces" contains "$WORK/kubelet.log" "fake-kubelet: started with: $ARGS"
+check "s: ...starting with nodeadm's flags" contains "$WORK/kubelet.log" \
+  "started with: --node-ip=10.0.12.34 --cloud-provider=external --hostname-override=ip-10-0-12-34.us-west-2.compute.internal"
+check "s: ...ending with the extra args" bash -c "grep -q -- '--node-labels=team=a --register-with-taints=dedicated=x:NoSchedule$' '$WORK/kubelet.log'"
+check "s: the summary line" contains "$WORK/err" "cluster=my-cluster instance=m5.large max-pods=29"
+
+# --- r: a second run changes nothing ----------------------------------------------------------------
+node_snapshot >"$WORK/snap1"
+INV1=$(prop kubelet.service InvocationID)
+run_script
+check "r: exit 0" expect_rc 0
+node_snapshot >"$WORK/snap2"
+check "r: same files, inodes and mtimes" cmp -s "$WORK/snap1" "$WORK/snap2"
+check "r: kubelet not restarted" equals "$(prop kubelet.service InvocationID)" "$INV1"
+
+# --- c: a changed extra arg restarts kubelet once, containerd not at all -----------------------------
+CINV=$(prop containerd.service InvocationID)
+STARTS=$(kubelet_starts)
+user_data '--node-labels=team=b'
+run_script
+check "c: exit 0" expect_rc 0
+wait_for 3 bash -c "[ \$(journalctl -q -u kubelet.service -o cat | grep -c '^fake-kubelet: started') -gt $STARTS ]"
+check "c: kubelet restarted exactly once" equals "$(kubelet_starts)" "$((STARTS + 1))"
+check "c: containerd not restarted" equals "$(prop containerd.service InvocationID)" "$CINV"
+check "c: the new args reach kubelet" bash -c "journalctl -q -u kubelet.service -o cat | tail -1 | grep -q -- '--node-labels=team=b$'"
+
+finish
