@@ -26,6 +26,8 @@
 #   r2    a re-run changes nothing (files, inodes, mtimes; no mdadm --create, no mkfs, no restart)
 #   r3    a simulated reboot (units stopped, md link renamed to /dev/md/kubernetes_0, units started
 #         again from their unit files) and a run after it change nothing
+#   n1    the same node from NodeConfig user data (localStorage strategy RAID0, Karpenter's AL2023 form):
+#         converges on the array set up by r1 without a second create or mkfs
 #   m1    mount mode: the blank disk formatted and mounted at DIR/1; the disk with ext4 and data
 #         mounted at DIR/2 unformatted, data intact; a re-run changes nothing
 #   It also prints "bench:" lines (the disks phase in ms, first boot and re-run, mount mode with
@@ -178,6 +180,29 @@ check "r3: exit 0" expect_rc 0
 check "r3: no file changed" bash -c "[ \"\$1\" = \"\$2\" ]" _ "$before" "$(snap)"
 check "r3: no second mdadm --create, no second mkfs" bash -c "[ $(count /run/e2e-mdadm.log "mdadm --create") = 1 ] && [ $(count /run/e2e-mkfs.log mkfs) = 1 ]"
 check "r3: the renamed link was probed, not created" contains "$WORK/err" "0 step(s) to take"
+
+# --- n1: the same array from Karpenter's AL2023 NodeConfig (localStorage: {strategy: RAID0}) ----------------
+cat >"$WORK/nodeconfig.yaml" <<NEOF
+apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  cluster:
+    name: my-cluster
+    apiServerEndpoint: $ENDPOINT
+    certificateAuthority: $CA_B64
+    cidr: 10.100.0.0/16
+  instance:
+    localStorage:
+      strategy: RAID0
+NEOF
+before=$(snap)
+PATH=/usr/bin:$PATH eks-node-agent --config-source "file://$WORK/nodeconfig.yaml" --mount-bpf-fs false \
+  --imds-endpoint "$IMDS_URL" --kubelet-settle-ms 0 >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "n1: NodeConfig localStorage RAID0: exit 0" expect_rc 0
+check "n1: it is the raid0 setup" contains "$WORK/err" "raid0"
+check "n1: no unit file changed, no second mdadm --create or mkfs" bash -c "[ \"\$(grep -E 'mount|mdadm' <<<\"\$1\")\" = \"\$(grep -E 'mount|mdadm' <<<\"\$2\")\" ] && [ $(count /run/e2e-mdadm.log "mdadm --create") = 1 ] && [ $(count /run/e2e-mkfs.log mkfs) = 1 ]" _ "$before" "$(snap)"
+check "n1: the bind mounts still active" bash -c "[ \"\$(systemctl is-active var-lib-kubelet.mount var-lib-containerd.mount | sort -u)\" = active ]"
 
 # --- m1: mount mode, on a fresh layout ----------------------------------------------------------------------
 systemctl stop kubelet.service var-log-pods.mount 'var-lib-soci\x2dsnapshotter\x2dgrpc.mount' var-lib-containerd.mount var-lib-kubelet.mount "$U0"
