@@ -9,6 +9,10 @@ emulator's measured round-trip time (RTT) and the target wall time 4 x RTT + 10 
 Prints numbers; never fails on them.
 
   bench/bootstrap_bench.py BUILD/eks-node-agent [--runs 30] [--latency 0,2] [--root-dir /dev/shm]
+                           [--platform al2|al2023]
+
+--platform al2023 makes each scratch root an Amazon Linux 2023 image (os-release, the credential
+provider binary), so the agent writes nodeadm's layout from the same bootstrap.sh flags.
 """
 import argparse
 import json
@@ -22,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 
+PLATFORM = "al2"
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJiZW5jaAotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg=="
@@ -61,13 +66,22 @@ def emulator_rtt_ms(url, n=30):
     return statistics.median(samples)
 
 
+def make_root(root):
+    os.makedirs(os.path.join(root, "etc/eks"))
+    os.makedirs(os.path.join(root, "sys/devices/system/cpu"))
+    open(os.path.join(root, "etc/eks/kubelet-version.txt"), "w").write("v1.30.4\n")
+    open(os.path.join(root, "sys/devices/system/cpu/online"), "w").write("0-1\n")
+    if PLATFORM == "al2023":
+        open(os.path.join(root, "etc/os-release"), "w").write('ID="amzn"\nVERSION_ID="2023"\n')
+        open(os.path.join(root, "etc/eks/containerd-version.txt"), "w").write("1.7.27\n")  # as the AMI has
+        os.makedirs(os.path.join(root, "etc/eks/image-credential-provider"))
+        open(os.path.join(root, "etc/eks/image-credential-provider/ecr-credential-provider"), "w").write("")
+
+
 def one_run(agent, url, tmp, i, converged=False):
     root = os.path.join(tmp, f"root{i}")
     if not os.path.exists(root):
-        os.makedirs(os.path.join(root, "etc/eks"))
-        os.makedirs(os.path.join(root, "sys/devices/system/cpu"))
-        open(os.path.join(root, "etc/eks/kubelet-version.txt"), "w").write("v1.30.4\n")
-        open(os.path.join(root, "sys/devices/system/cpu/online"), "w").write("0-1\n")
+        make_root(root)
     args = [agent, "--root", root, "--imds-endpoint", url, "--cluster", "bench",
             "--apiserver-endpoint", "https://BENCH.gr7.us-west-2.eks.amazonaws.com",
             "--b64-cluster-ca", CA, "--kubelet-extra-args", "--node-labels=bench=1"]
@@ -86,14 +100,16 @@ def one_run(agent, url, tmp, i, converged=False):
 
 
 def main():
-    global MEASURE
+    global MEASURE, PLATFORM
     ap = argparse.ArgumentParser()
     ap.add_argument("agent")
     ap.add_argument("--root-dir", default=None,
                     help="where scratch roots go (default: a temp dir on disk; /dev/shm for tmpfs)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--latency", default="0,2")
+    ap.add_argument("--platform", choices=("al2", "al2023"), default="al2")
     a = ap.parse_args()
+    PLATFORM = a.platform
     MEASURE = os.path.join(os.path.dirname(os.path.abspath(a.agent)), "bench_measure")
     tmp = tempfile.mkdtemp(prefix="eks-bench.", dir=a.root_dir)
     proc, url = start_emulator(tmp)
