@@ -22,6 +22,9 @@
 #   WITH_SYSTEMD_BIND_RO="SRC[:DST] ..."  extra read-only binds
 #   WITH_SYSTEMD_ARGS="..."               extra arguments for the container's systemd, e.g.
 #                                         "systemd.wants=multi-user.target" for a fuller system
+#   WITH_SYSTEMD_ROOT=DIR                 boot DIR (a writable tree the caller set up, e.g. an overlay of the host's
+#                                         root for a package manager) instead of the host's /usr with a tmpfs root
+#   WITH_SYSTEMD_HOST_NETWORK=1           share the host's network (to reach an emulator on the host's loopback)
 #   WITH_SYSTEMD_TIMEOUT=200              seconds CMD may run (then SIGTERM, SIGKILL 10 s later; exit 124).
 #                                         Keep it below the caller's own timeout so teardown still runs.
 #   WITH_SYSTEMD_BOOT_TIMEOUT=30          seconds to wait for the container to finish booting
@@ -155,14 +158,16 @@ for b in ${WITH_SYSTEMD_BIND:-}; do BINDS+=(--bind="$b"); done
 for b in ${WITH_SYSTEMD_BIND_RO:-}; do BINDS+=(--bind-ro="$b"); done
 # shellcheck disable=SC2206  # word splitting of the extra systemd arguments is intended
 EXTRA_ARGS=(${WITH_SYSTEMD_ARGS:-})
+if [ -n "${WITH_SYSTEMD_ROOT:-}" ]; then ROOT_ARGS=(-D "$WITH_SYSTEMD_ROOT"); else ROOT_ARGS=(-D / --volatile=yes); fi
+if [ "${WITH_SYSTEMD_HOST_NETWORK:-}" = 1 ]; then NET_ARGS=(); else NET_ARGS=(--private-network); fi
 
 (
   for d in "${CG_DIRS[@]}"; do
     if ! { mkdir -p "$d" && echo "$BASHPID" >"$d/cgroup.procs"; }; then echo "cannot join cgroup $d" >&2; exit 125; fi
   done
   # setsid: a Ctrl-C to the caller's process group must reach our trap, not nspawn directly.
-  exec setsid systemd-nspawn -q -b -D / --volatile=yes -M "$NAME" \
-    --register=no --keep-unit --private-network "${BINDS[@]}" \
+  exec setsid systemd-nspawn -q -b "${ROOT_ARGS[@]}" -M "$NAME" \
+    --register=no --keep-unit "${NET_ARGS[@]}" "${BINDS[@]}" \
     systemd.show_status=no systemd.wants=dbus.socket systemd.mask=systemd-machine-id-commit.service \
     "${EXTRA_ARGS[@]}"
 ) </dev/null >"$CONSOLE" 2>&1 &

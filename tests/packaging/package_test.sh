@@ -5,9 +5,9 @@
 #   2. lintian and rpmlint find nothing (beyond packaging/debian/*.lintian-overrides and
 #      packaging/rpm/eks-node-agent.rpmlintrc, each entry commented);
 #   3. both have the same layout, the conffiles, the dependencies the binary's dlopen needs;
-#   4. the .deb is installed with dpkg into a throw-away container: systemd-nspawn on an overlay
-#      of the host's root (a tmpfs upper layer in a private mount namespace, so nothing reaches the
-#      host), real maintainer scripts against the host's installed dependencies. It is enabled, runs
+#   4. the .deb is installed with dpkg into a throw-away container: systemd-nspawn booting a real
+#      systemd (PID 1, tests/e2e/with-systemd.sh) on an overlay of the host's root (a tmpfs upper
+#      layer in a private mount namespace, so nothing reaches the host), real maintainer scripts against the host's installed dependencies. It is enabled, runs
 #      from /etc/eks/bootstrap.sh (--help, a --dry-run bootstrap against the IMDS emulator, the boot
 #      unit's own command line), is upgraded over 0.0.0 keeping an edited conffile, and purged. The
 #      image already has AL2's files: its /etc/eks/eni-max-pods.txt stays byte-identical throughout,
@@ -45,6 +45,9 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   table_kept() { cmp /root/eni-max-pods.image /etc/eks/eni-max-pods.txt; }
   EXAMPLE=/etc/eks/eks-node-agent.d/nodeconfig.yaml.example
 
+  check "$PKGTEST_PHASE: systemd is PID 1 and the system bus answers" \
+    bash -c '[ "$(cat /proc/1/comm)" = systemd ] && busctl --system status >/dev/null'
+
   case $PKGTEST_PHASE in
   deb)
     run dpkg -i "$PKGTEST_DIR/old/eks-node-agent_${OLD}_$ARCH.deb"
@@ -56,6 +59,8 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
     check "deb: upgrade $OLD -> $NEW" expect_rc 0
     check "deb: $NEW installed" [ "$(dpkg-query -W -f='${Version} ${Status}' eks-node-agent)" = "$NEW install ok installed" ]
     check "deb: the edited conffile is kept" has_line "$EXAMPLE" "## edited"
+    check "deb: the running systemd has loaded the unit" \
+      [ "$(systemctl show -p LoadState --value eks-node-agent.service)" = loaded ]
     check "deb: the image's eni-max-pods.txt is byte-identical after the upgrade" table_kept
     check "deb: no .dpkg-dist/.dpkg-new left" [ -z "$(find /etc/eks -name '*.dpkg-*')" ]
     check "deb: still enabled after the upgrade" enabled
@@ -97,6 +102,16 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   check "$PKGTEST_PHASE: max-pods-calculator.sh: m5.8xlarge, custom networking -> 205" equals "$(cat "$WORK/out")" 205
   run /etc/eks/max-pods-calculator.sh --cni-version 1.18.0
   check "$PKGTEST_PHASE: max-pods-calculator.sh: no instance type fails" [ "$RC" -ne 0 ]
+  # Karpenter's --max-pods=110: kubeReserved stays the ENI-based m5.large value (29 pods: 574Mi),
+  # as Karpenter models it; the opt-in follows the effective max pods (110: 1465Mi).
+  KCFG=etc/kubernetes/kubelet/kubelet-config.json
+  reserved() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeReserved"]["memory"])' "$1"; }
+  R=$(new_root "karpenter-$PKGTEST_PHASE" 2)
+  run /etc/eks/bootstrap.sh my-cluster "${BASE[@]}" --kubelet-extra-args '--max-pods=110' --root "$R"
+  check "$PKGTEST_PHASE: --max-pods=110: kubeReserved memory is the ENI-based 574Mi" equals "$(reserved "$R/$KCFG")" 574Mi
+  R=$(new_root "karpenter-opt-$PKGTEST_PHASE" 2)
+  run /etc/eks/bootstrap.sh my-cluster "${BASE[@]}" --kubelet-extra-args '--max-pods=110' --kube-reserved-max-pods effective --root "$R"
+  check "$PKGTEST_PHASE: --kube-reserved-max-pods effective: 1465Mi for 110 pods" equals "$(reserved "$R/$KCFG")" 1465Mi
   # eksctl's maxPodsPerNode edit (real-clients.md fact 2), then a real bootstrap into a scratch root.
   EXTRA=etc/systemd/system/kubelet.service.d/30-kubelet-extra-args.conf
   sed -i 's/KUBELET_EXTRA_ARGS=$2/KUBELET_EXTRA_ARGS="$2 --max-pods=23"/' /etc/eks/bootstrap.sh
@@ -208,10 +223,11 @@ in_container() {
     mount -t tmpfs -o mode=0755 tmpfs "$layer/rw"
     mkdir -p "$layer/rw/upper" "$layer/rw/work"
     mount -t overlay overlay -o "lowerdir=/,upperdir=$layer/rw/upper,workdir=$layer/rw/work" "$layer/root"
-    exec systemd-nspawn -q -D "$layer/root" --register=no --keep-unit --as-pid2 --link-journal=no \
-      -M "pkgtest-$phase-$$" --bind="$work" --bind-ro="$repo" \
-      --setenv=PKGTEST_PHASE="$phase" --setenv=PKGTEST_DIR="$work" --setenv=PKGTEST_IMDS="$imds" \
-      /bin/bash "$@"' _ "$layer" "$WORK" "$REPO" "$phase" "$IMDS_URL" "$REPO/tests/packaging/package_test.sh" "$BUILD" \
+    # A real systemd as PID 1 (tests/e2e/with-systemd.sh) booting the overlay, on the host network
+    # (the IMDS emulator is on its loopback); the phase runs in it against the real system bus.
+    export PKGTEST_PHASE="$phase" PKGTEST_DIR="$work" PKGTEST_IMDS="$imds"
+    WITH_SYSTEMD_ROOT="$layer/root" WITH_SYSTEMD_HOST_NETWORK=1 WITH_SYSTEMD_BIND="$work" \
+      exec bash "$repo/tests/e2e/with-systemd.sh" /bin/bash "$@"' _ "$layer" "$WORK" "$REPO" "$phase" "$IMDS_URL" "$REPO/tests/packaging/package_test.sh" "$BUILD" \
     2> >(grep -v 'Attempted to remove disk file system' >&2) | tee "$WORK/$phase.log"
   if [ ! -s "$WORK/$phase.result" ]; then
     not_ok "$phase: the container run finished" "no result (see the lines above)"
