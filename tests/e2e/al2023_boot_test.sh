@@ -12,35 +12,17 @@
 #   c   a changed extra arg restarts kubelet exactly once, containerd not at all
 set -u
 
-if [ "${EKS_BOOT_TEST_INSIDE:-}" != 1 ]; then
-  [ $# -eq 1 ] || { echo "usage: $0 PATH/TO/eks-node-agent" >&2; exit 2; }
-  agent=$(realpath "$1")
-  repo=$(cd "$(dirname "$0")/../.." && pwd -P)
-  case "$agent" in
-    "$repo"/*) ;;
-    *) export WITH_SYSTEMD_BIND_RO="${WITH_SYSTEMD_BIND_RO:-} $(dirname "$agent")";;
-  esac
-  export EKS_BOOT_TEST_INSIDE=1 WITH_SYSTEMD_TIMEOUT=${WITH_SYSTEMD_TIMEOUT:-300}
-  exec bash "$(dirname "$0")/with-systemd.sh" bash "$(realpath "$0")" "$agent"
-fi
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/node_lib.sh"
+in_systemd "$@"
 
 # ---------------------------------------------------------------------------------------------- inside
 AGENT_BUILD=$1
-source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-if [ ! -e /run/systemd/container ] || [ "$(cat /proc/1/comm)" != systemd ]; then
-  echo "not ok - not inside a throw-away systemd container (run through tests/e2e/with-systemd.sh)"
-  exit 1
-fi
 
 # --- the node: an AL2023-like root ----------------------------------------------------------------
-BIN=$WORK/usr-bin
-mkdir -p "$BIN" /etc/eks/image-credential-provider /etc/systemd/system
-cp "$AGENT_BUILD" "$BIN/eks-node-agent"
-cp "$E2E_DIR/fake-kubelet/kubelet" "$BIN/kubelet"
-mount -t overlay e2e-usr-bin -o "lowerdir=$BIN:/usr/bin" /usr/bin ||
-  { echo "not ok - cannot overlay /usr/bin"; exit 1; }
-ln -s /usr/bin/eks-node-agent /etc/eks/eks-node-agent
+install_binaries "$AGENT_BUILD"
+mkdir -p /etc/eks/image-credential-provider
 cp "$REPO/config/bootstrap.sh" /etc/eks/bootstrap.sh
 chmod 755 /etc/eks/bootstrap.sh
 rm -f /etc/os-release
@@ -56,23 +38,6 @@ start_emulator
 export AWS_EC2_METADATA_SERVICE_ENDPOINT=$IMDS_URL  # for the scripts, as IMDS would be at 169.254.169.254
 
 ENVF=/etc/eks/kubelet/environment
-prop() { systemctl show -p "$2" --value "$1"; }
-is() { [ "$(prop "$1" "$2")" = "$3" ] || { echo "    ($1 $2 is $(prop "$1" "$2"), expected $3)"; return 1; }; }
-kubelet_starts() { journalctl -q -u kubelet.service -o cat | grep -c '^fake-kubelet: started'; }
-wait_for() {
-  local until=$(( $(date +%s%N) + $1 * 1000000000 ))
-  shift
-  until "$@"; do
-    [ "$(date +%s%N)" -lt "$until" ] || return 1
-    sleep 0.02
-  done
-}
-node_snapshot() {
-  find /etc/kubernetes /etc/systemd/system /etc/containerd /etc/eks /var/lib/kubelet \
-    \( -type f -o -type l \) 2>/dev/null | sort | while read -r f; do
-    printf '%s %s %s\n' "$f" "$(stat -c '%i %.9Y' "$f")" "$([ -L "$f" ] && readlink "$f" || sha256sum <"$f" | cut -c1-16)"
-  done
-}
 # user_data EXTRA_ARGS: the AL2 user data script, as an AL2 launch template has it.
 user_data() {
   cat >"$WORK/user-data.sh" <<UEOF

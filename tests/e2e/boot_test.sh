@@ -36,36 +36,17 @@
 #   f2  the unit with NodeConfig user data: kubelet configured and started by the unit
 set -u
 
-if [ "${EKS_BOOT_TEST_INSIDE:-}" != 1 ]; then
-  [ $# -eq 1 ] || { echo "usage: $0 PATH/TO/eks-node-agent" >&2; exit 2; }
-  agent=$(realpath "$1")
-  repo=$(cd "$(dirname "$0")/../.." && pwd -P)
-  case "$agent" in
-    "$repo"/*) ;;
-    *) export WITH_SYSTEMD_BIND_RO="${WITH_SYSTEMD_BIND_RO:-} $(dirname "$agent")";;
-  esac
-  export EKS_BOOT_TEST_INSIDE=1 WITH_SYSTEMD_TIMEOUT=${WITH_SYSTEMD_TIMEOUT:-300}
-  exec bash "$(dirname "$0")/with-systemd.sh" bash "$(realpath "$0")" "$agent"
-fi
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/node_lib.sh"
+in_systemd "$@"
 
 # ---------------------------------------------------------------------------------------------- inside
 AGENT_BUILD=$1
-source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 T_START=$(date +%s%N)
-if [ ! -e /run/systemd/container ] || [ "$(cat /proc/1/comm)" != systemd ]; then
-  echo "not ok - not inside a throw-away systemd container (run through tests/e2e/with-systemd.sh)"
-  exit 1
-fi
 
 # --- the node -------------------------------------------------------------------------------------
-BIN=$WORK/usr-bin
-mkdir -p "$BIN" /etc/eks /etc/systemd/system
-cp "$AGENT_BUILD" "$BIN/eks-node-agent"
-cp "$E2E_DIR/fake-kubelet/kubelet" "$BIN/kubelet"
-mount -t overlay e2e-usr-bin -o "lowerdir=$BIN:/usr/bin" /usr/bin ||
-  { echo "not ok - cannot overlay /usr/bin"; exit 1; }
-ln -s /usr/bin/eks-node-agent /etc/eks/eks-node-agent
+install_binaries "$AGENT_BUILD"
 echo "v1.30.4-eks-1234567" >/etc/eks/kubelet-version.txt
 printf '[Unit]\nDescription=containerd (e2e stand-in)\n[Service]\nExecStart=/bin/sleep infinity\n' \
   >/etc/systemd/system/containerd.service
@@ -101,31 +82,12 @@ run_script() {
   bash "$WORK/user-data.sh" >"$WORK/out" 2>"$WORK/err"
   RC=$?
 }
-prop() { systemctl show -p "$2" --value "$1"; }
 reloads() { journalctl -q _PID=1 -o cat | grep -cx 'Reloading.'; }
-kubelet_starts() { journalctl -q -u kubelet.service -o cat | grep -c '^fake-kubelet: started'; }
-# node_snapshot: path, inode, mtime (ns) and hash of every file the agent may write.
-node_snapshot() {
-  find /etc/kubernetes /etc/systemd/system /etc/containerd /etc/eks /var/lib/kubelet \
-    \( -type f -o -type l \) 2>/dev/null | sort | while read -r f; do
-    printf '%s %s %s\n' "$f" "$(stat -c '%i %.9Y' "$f")" "$([ -L "$f" ] && readlink "$f" || sha256sum <"$f" | cut -c1-16)"
-  done
-}
 no_temp_files() {
   local found
   found=$(find /etc /var/lib/kubelet -name '.*.tmp.*' 2>/dev/null)
   [ -z "$found" ] || { echo "    (temp files left: $found)"; return 1; }
 }
-# wait_for SECONDS CMD...: polls CMD every 20 ms.
-wait_for() {
-  local until=$(( $(date +%s%N) + $1 * 1000000000 ))
-  shift
-  until "$@"; do
-    [ "$(date +%s%N)" -lt "$until" ] || return 1
-    sleep 0.02
-  done
-}
-is() { [ "$(prop "$1" "$2")" = "$3" ] || { echo "    ($1 $2 is $(prop "$1" "$2"), expected $3)"; return 1; }; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 under_ms() { [ "$1" -lt "$2" ] || { echo "    (took $1 ms, limit $2 ms)"; return 1; }; }
 unit_log() { journalctl -q -u eks-node-agent.service -o cat >"$WORK/unit.log"; }
