@@ -15,7 +15,8 @@ using namespace agent::compute::al2023;
 namespace {
 
 std::string golden(const std::string& name) {
-  std::ifstream in(std::string(AGENT_SOURCE_DIR) + "/tests/golden/al2023/containerd/" + name, std::ios::binary);
+  std::ifstream in(std::string(AGENT_SOURCE_DIR) + "/tests/golden/al2023/containerd/" + name,
+                   std::ios::binary);
   REQUIRE_MESSAGE(in.good(), "missing golden " << name);
   std::ostringstream s;
   s << in.rdbuf();
@@ -75,7 +76,8 @@ TEST_CASE("al2023 containerd: an empty user TOML is no user TOML") {
   CHECK(out->toml == golden("v3-cdi.toml"));
 }
 
-TEST_CASE("al2023 containerd: SOCI adds the snapshotter and a proxy plugin, without a final newline") {
+TEST_CASE(
+    "al2023 containerd: SOCI adds the snapshotter and a proxy plugin, without a final newline") {
   ContainerdInput v2 = input(kContainerd1, kKubelet132);
   v2.soci = true;
   CHECK(rendered(v2) == golden("v2-soci.toml"));
@@ -121,9 +123,11 @@ endpoint = ["https://mirror.example.com", "https://registry-1.docker.io"]
   CHECK(out->toml == golden("v2-user-containerd1.toml"));
 }
 
-TEST_CASE("al2023 containerd: a V2-style user TOML on containerd 2 keeps the V2 template and says so") {
+TEST_CASE(
+    "al2023 containerd: a V2-style user TOML on containerd 2 keeps the V2 template and says so") {
   ContainerdInput in = input(kContainerd2, kKubelet132);
-  in.user_toml = "[plugins.\"io.containerd.grpc.v1.cri\".containerd]\ndiscard_unpacked_layers = false\n";
+  in.user_toml =
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd]\ndiscard_unpacked_layers = false\n";
   auto out = containerd_config(in);
   REQUIRE(out.has_value());
   CHECK(out->template_used == ContainerdTemplate::V2);
@@ -171,12 +175,16 @@ TEST_CASE("al2023 containerd: V3 plugin names on containerd 1.x are an Invalid e
 
 TEST_CASE("al2023 containerd: template choice follows the V3 markers (3.9.2)") {
   CHECK(*containerd_template_for(kContainerd1, "") == ContainerdTemplate::V2);
-  CHECK(*containerd_template_for(kContainerd1, "[grpc]\naddress = 'x'\n") == ContainerdTemplate::V2);
+  CHECK(*containerd_template_for(kContainerd1, "[grpc]\naddress = 'x'\n") ==
+        ContainerdTemplate::V2);
   CHECK(*containerd_template_for(kContainerd2, "") == ContainerdTemplate::V3);
-  CHECK(*containerd_template_for(kContainerd2, "[grpc]\naddress = 'x'\n") == ContainerdTemplate::V2);
+  CHECK(*containerd_template_for(kContainerd2, "[grpc]\naddress = 'x'\n") ==
+        ContainerdTemplate::V2);
   // The marker is a substring test, as in nodeadm: a comment naming a V3 plugin counts.
-  CHECK(*containerd_template_for(kContainerd2, "# io.containerd.cri.v1.runtime\n[grpc]\n") == ContainerdTemplate::V3);
-  CHECK(containerd_template_for(kContainerd1, "# io.containerd.cri.v1.images\n").error().code == Errc::Invalid);
+  CHECK(*containerd_template_for(kContainerd2, "# io.containerd.cri.v1.runtime\n[grpc]\n") ==
+        ContainerdTemplate::V3);
+  CHECK(containerd_template_for(kContainerd1, "# io.containerd.cri.v1.images\n").error().code ==
+        Errc::Invalid);
 }
 
 TEST_CASE("al2023 containerd: a malformed user TOML is a Parse error naming the line") {
@@ -202,19 +210,26 @@ TEST_CASE("go_toml_format: keys, strings and numbers as go-toml v2 writes them")
     CHECK(*out == "'' = 4\n'a.b' = 1\n\"it's\" = 3\nplain_key-1 = 2\n");
   }
   SUBCASE("strings fall back to a basic string for a quote or a control character") {
-    auto out = go_toml_format("a = \"it's\"\nb = \"x\\ny\"\nc = \"tab\\there\"\nd = \"q\\\"\\\\\"\ne = \"\\u0001\"\n", "t");
+    auto out = go_toml_format(
+        "a = \"it's\"\nb = \"x\\ny\"\nc = \"tab\\there\"\nd = \"q\\\"\\\\\"\ne = \"\\u0001\"\n",
+        "t");
     REQUIRE(out.has_value());
     CHECK(*out == "a = \"it's\"\nb = \"x\\ny\"\nc = 'tab\there'\nd = 'q\"\\'\ne = \"\\u0001\"\n");
   }
   SUBCASE("ints and bools bare, floats with a decimal point") {
-    auto out = go_toml_format("i = -42\nb = false\nf = 2.0\ng = 0.25\nh = 1e3\nn = nan\np = -inf\n", "t");
+    auto out =
+        go_toml_format("i = -42\nb = false\nf = 2.0\ng = 0.25\nh = 1e3\nn = nan\np = -inf\n", "t");
     REQUIRE(out.has_value());
     CHECK(*out == "b = false\nf = 2.0\ng = 0.25\nh = 1000.0\ni = -42\nn = nan\np = -inf\n");
   }
   SUBCASE("dates and times") {
-    auto out = go_toml_format("a = 1979-05-27T07:32:00Z\nb = 1979-05-27T00:32:00.5-07:00\nc = 1979-05-27\nd = 07:32:00\n", "t");
+    auto out = go_toml_format(
+        "a = 1979-05-27T07:32:00Z\nb = 1979-05-27T00:32:00.5-07:00\nc = 1979-05-27\nd = 07:32:00\n",
+        "t");
     REQUIRE(out.has_value());
-    CHECK(*out == "a = 1979-05-27T07:32:00Z\nb = 1979-05-27T00:32:00.5-07:00\nc = 1979-05-27\nd = 07:32:00\n");
+    CHECK(*out ==
+          "a = 1979-05-27T07:32:00Z\nb = 1979-05-27T00:32:00.5-07:00\nc = 1979-05-27\nd = "
+          "07:32:00\n");
   }
 }
 
@@ -229,12 +244,14 @@ k = 1
 [[srv]]
 name = "b"
 [empty]
-)", "t");
+)",
+                            "t");
   REQUIRE(out.has_value());
-  CHECK(*out == "e = []\nm = [1, 'two', [3]]\nt = [{a = 'x', b = 1}, 2]\n"
-                "\n[empty]\n"
-                "\n[[srv]]\nname = 'a'\n\n[srv.opts]\nk = 1\n"
-                "\n[[srv]]\nname = 'b'\n");
+  CHECK(*out ==
+        "e = []\nm = [1, 'two', [3]]\nt = [{a = 'x', b = 1}, 2]\n"
+        "\n[empty]\n"
+        "\n[[srv]]\nname = 'a'\n\n[srv.opts]\nk = 1\n"
+        "\n[[srv]]\nname = 'b'\n");
 }
 
 TEST_CASE("go_toml_format: a document without top-level values starts with its first header") {
@@ -244,7 +261,8 @@ TEST_CASE("go_toml_format: a document without top-level values starts with its f
 }
 
 TEST_CASE("go_toml_merge: arrays and values are replaced, a table over a value wins") {
-  auto out = go_toml_merge("a = [1, 2]\nb = 1\n[t]\nx = 1\ny = 2\n", "a = [3]\nb = { c = 1 }\n[t]\ny = 'z'\n");
+  auto out = go_toml_merge("a = [1, 2]\nb = 1\n[t]\nx = 1\ny = 2\n",
+                           "a = [3]\nb = { c = 1 }\n[t]\ny = 'z'\n");
   REQUIRE(out.has_value());
   CHECK(*out == "a = [3]\n\n[b]\nc = 1\n\n[t]\nx = 1\ny = 'z'\n");
   auto bad = go_toml_merge("a = 1\n", "a = \n");
@@ -309,7 +327,8 @@ TEST_CASE("al2023 SOCI: static snapshotter config and the containerd drop-in") {
   CHECK(soci.find("path = '/usr/bin/unpigz'\n") != std::string::npos);
   CHECK(soci.find("[cri_keychain]\nenable_keychain = true\n") != std::string::npos);
   CHECK(go_toml_format(soci, "soci").has_value());
-  CHECK(soci_containerd_dropin() == "[Unit]\nRequires=soci-snapshotter.service\nAfter=soci-snapshotter.service\n");
+  CHECK(soci_containerd_dropin() ==
+        "[Unit]\nRequires=soci-snapshotter.service\nAfter=soci-snapshotter.service\n");
 }
 
 TEST_CASE("al2023 SOCI: enabled only with the gate, 4 CPUs and 7 GiB (3.11 matrix)") {

@@ -106,7 +106,8 @@ bool has_v3_marker(std::string_view toml) {
 std::string render(ContainerdTemplate which, const ContainerdInput& in) {
   const char* text = which == ContainerdTemplate::V3 ? kTemplateV3 : kTemplateV2;
   return fmt::format(fmt::runtime(text), fmt::arg("runtime_name", in.runtime_name),
-                     fmt::arg("runtime_binary", in.runtime_binary), fmt::arg("sandbox_image", in.sandbox_image),
+                     fmt::arg("runtime_binary", in.runtime_binary),
+                     fmt::arg("sandbox_image", in.sandbox_image),
                      fmt::arg("enable_cdi", in.kubelet >= kFirstCdiKubelet ? "true" : "false"),
                      fmt::arg("soci_snapshotter", in.soci ? kSociSnapshotterLines : ""),
                      fmt::arg("soci_proxy", in.soci ? kSociProxyBlock : ""));
@@ -131,18 +132,20 @@ void merge_spec(nlohmann::json& dst, const nlohmann::json& src) {
 
 }  // namespace
 
-Result<ContainerdTemplate> containerd_template_for(const Version& containerd, std::string_view user_toml) {
+Result<ContainerdTemplate> containerd_template_for(const Version& containerd,
+                                                   std::string_view user_toml) {
   const bool v3_names = has_v3_marker(user_toml);
   if (containerd.major >= 2) {
     return !user_toml.empty() && !v3_names ? ContainerdTemplate::V2 : ContainerdTemplate::V3;
   }
   if (v3_names) {
-    return make_error(Errc::Invalid,
-                      "NodeConfig spec.containerd.config uses containerd configuration V3 plugin names "
-                      "(io.containerd.cri.v1.images / io.containerd.cri.v1.runtime), which containerd {} "
-                      "does not support; use the V2 names (plugins.\"io.containerd.grpc.v1.cri\") or an AMI "
-                      "with containerd 2",
-                      containerd.str());
+    return make_error(
+        Errc::Invalid,
+        "NodeConfig spec.containerd.config uses containerd configuration V3 plugin names "
+        "(io.containerd.cri.v1.images / io.containerd.cri.v1.runtime), which containerd {} "
+        "does not support; use the V2 names (plugins.\"io.containerd.grpc.v1.cri\") or an AMI "
+        "with containerd 2",
+        containerd.str());
   }
   return ContainerdTemplate::V2;
 }
@@ -180,7 +183,8 @@ std::string soci_containerd_dropin() {
   return "[Unit]\nRequires=soci-snapshotter.service\nAfter=soci-snapshotter.service\n";
 }
 
-bool soci_enabled(bool fast_image_pull_gate, long long millicores, unsigned long long online_memory_bytes) {
+bool soci_enabled(bool fast_image_pull_gate, long long millicores,
+                  unsigned long long online_memory_bytes) {
   constexpr unsigned long long kGiB = 1024ULL * 1024 * 1024;
   return fast_image_pull_gate && millicores >= 4000 && online_memory_bytes >= 7 * kGiB;
 }

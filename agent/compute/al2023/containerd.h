@@ -23,10 +23,10 @@ inline constexpr const char* kNodeadmSandboxImage = "localhost/kubernetes/pause:
 enum class ContainerdTemplate { V2 = 2, V3 = 3 };
 
 struct ContainerdInput {
-  Version containerd;                    // 1.7.x or 2.x
-  Version kubelet;                       // enable_cdi from 1.32
+  Version containerd;  // 1.7.x or 2.x
+  Version kubelet;     // enable_cdi from 1.32
   std::string sandbox_image = kNodeadmSandboxImage;
-  std::string runtime_name = "runc";     // "nvidia" when /usr/bin/nvidia-container-runtime exists
+  std::string runtime_name = "runc";  // "nvidia" when /usr/bin/nvidia-container-runtime exists
   std::string runtime_binary = "/usr/sbin/runc";
   bool soci = false;
   std::optional<std::string> user_toml;  // spec.containerd.config; nullopt or "": none
@@ -42,7 +42,8 @@ struct ContainerdOutput {
 };
 
 // The template choice (3.9.2). Errors: Invalid for V3 plugin names on containerd 1.x.
-Result<ContainerdTemplate> containerd_template_for(const Version& containerd, std::string_view user_toml);
+Result<ContainerdTemplate> containerd_template_for(const Version& containerd,
+                                                   std::string_view user_toml);
 
 // /etc/containerd/config.toml: the template rendered; with a user TOML, both parsed, merged
 // (tables deep-merged, arrays and values replaced) and re-serialized as go-toml v2 does.
@@ -57,7 +58,8 @@ Result<std::string> go_toml_merge(std::string_view base, std::string_view patch)
 
 // /etc/containerd/base-runtime-spec.json: nodeadm's embedded default verbatim (2-space, trailing
 // newline) without a user spec; with one, merged (arrays replaced) and written as Go's
-// json.MarshalIndent with 4 spaces: sorted keys, HTML escaping, float64 numbers, no trailing newline.
+// json.MarshalIndent with 4 spaces: sorted keys, HTML escaping, float64 numbers, no trailing
+// newline.
 std::string base_runtime_spec(const std::optional<nlohmann::json>& user_spec);
 
 // /etc/soci-snapshotter-grpc/config.toml (static) and the containerd unit drop-in (3.11).
@@ -66,6 +68,7 @@ std::string soci_containerd_dropin();
 
 // SOCI (FastImagePull) is on iff the gate is on, the node has >= 4000 millicores and >= 7 GiB of
 // online memory.
-bool soci_enabled(bool fast_image_pull_gate, long long millicores, unsigned long long online_memory_bytes);
+bool soci_enabled(bool fast_image_pull_gate, long long millicores,
+                  unsigned long long online_memory_bytes);
 
 }  // namespace agent::compute::al2023

@@ -36,13 +36,27 @@ void put_basic_string(std::string& out, std::string_view s) {
   out += '"';
   for (const unsigned char c : s) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           out += fmt::format("\\u{:04X}", c);
@@ -70,7 +84,8 @@ void put_key(std::string& out, std::string_view k) {
     return;
   }
   const bool bare = std::all_of(k.begin(), k.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
   if (bare) {
     out += k;
@@ -91,8 +106,9 @@ void put_float(std::string& out, double f) {
     return;
   }
   char buf[400];
-  const auto r = std::trunc(f) == f ? std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed, 1)
-                                    : std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed);
+  const auto r = std::trunc(f) == f
+                     ? std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed, 1)
+                     : std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed);
   out.append(buf, r.ptr);
 }
 
@@ -104,7 +120,9 @@ std::string fraction(uint32_t nanoseconds) {
   return s;
 }
 
-std::string date_text(const toml::date& d) { return fmt::format("{:04d}-{:02d}-{:02d}", d.year, d.month, d.day); }
+std::string date_text(const toml::date& d) {
+  return fmt::format("{:04d}-{:02d}-{:02d}", d.year, d.month, d.day);
+}
 
 std::string time_text(const toml::time& t) {
   return fmt::format("{:02d}:{:02d}:{:02d}", t.hour, t.minute, t.second) + fraction(t.nanosecond);
