@@ -341,3 +341,32 @@ TEST_CASE("al2023 SOCI: enabled only with the gate, 4 CPUs and 7 GiB (3.11 matri
   CHECK_FALSE(soci_enabled(true, 3999, 8 * kGiB));
   CHECK_FALSE(soci_enabled(true, 4000, 7 * kGiB - 1));
 }
+
+TEST_CASE("al2023 containerd: SOCI with a user TOML keeps the proxy plugin, re-serialized") {
+  ContainerdInput in = input(kContainerd1, kKubelet132);
+  in.soci = true;
+  in.user_toml = "[grpc]\naddress = '/run/foo/foo.sock'\n";
+  const std::string text = rendered(in);
+  CHECK(text.find("[plugins.'io.containerd.grpc.v1.cri'.containerd]\n"
+                  "default_runtime_name = 'runc'\n"
+                  "disable_snapshot_annotations = false\n"
+                  "discard_unpacked_layers = true\n"
+                  "snapshotter = 'soci'\n") != std::string::npos);
+  const std::string tail =
+      "\n[proxy_plugins]\n[proxy_plugins.soci]\n"
+      "address = '/run/soci-snapshotter-grpc/soci-snapshotter-grpc.sock'\ntype = 'snapshot'\n"
+      "\n[proxy_plugins.soci.exports]\nroot = '/var/lib/soci-snapshotter-grpc'\n";
+  REQUIRE(text.size() > tail.size());
+  CHECK(text.substr(text.size() - tail.size()) == tail);
+}
+
+TEST_CASE("go_toml_format: formatting its own output changes nothing") {
+  for (const char* name : {"v2-cdi.toml", "v3-soci.toml", "v3-user.toml"}) {
+    CAPTURE(name);
+    auto once = go_toml_format(golden(name), name);
+    REQUIRE(once.has_value());
+    auto twice = go_toml_format(*once, name);
+    REQUIRE(twice.has_value());
+    CHECK(*twice == *once);
+  }
+}

@@ -23,9 +23,9 @@ inline constexpr const char* kNodeadmSandboxImage = "localhost/kubernetes/pause:
 enum class ContainerdTemplate { V2 = 2, V3 = 3 };
 
 struct ContainerdInput {
-  Version containerd;  // 1.7.x or 2.x
-  Version kubelet;     // enable_cdi from 1.32
-  std::string sandbox_image = kNodeadmSandboxImage;
+  Version containerd;                                // 1.7.x or 2.x
+  Version kubelet;                                   // enable_cdi from 1.32
+  std::string sandbox_image = kNodeadmSandboxImage;  // put in a "..." string unescaped, as nodeadm
   std::string runtime_name = "runc";  // "nvidia" when /usr/bin/nvidia-container-runtime exists
   std::string runtime_binary = "/usr/sbin/runc";
   bool soci = false;
@@ -52,12 +52,15 @@ Result<ContainerdOutput> containerd_config(const ContainerdInput& in);
 
 // TOML text re-serialized in go-toml v2's Marshal layout (sorted keys, values before sub-tables,
 // every intermediate table header, literal strings). Errors: Parse naming `source` and the line.
+// Known difference: a local time's fractional seconds lose trailing zeros ("07:32:00.500" is
+// written "07:32:00.5"; go-toml keeps the digits it read), as toml++ keeps no precision.
 Result<std::string> go_toml_format(std::string_view toml_text, std::string_view source);
 // `patch` merged over `base` (3.9.4) then go_toml_format'ed. Errors: Parse naming the side.
 Result<std::string> go_toml_merge(std::string_view base, std::string_view patch);
 
 // /etc/containerd/base-runtime-spec.json: nodeadm's embedded default verbatim (2-space, trailing
-// newline) without a user spec; with one, merged (arrays replaced) and written as Go's
+// newline) without a user spec (nullopt, null or {}); with one, merged (objects key by key; arrays,
+// scalars and nulls replaced) and written as Go's
 // json.MarshalIndent with 4 spaces: sorted keys, HTML escaping, float64 numbers, no trailing
 // newline.
 std::string base_runtime_spec(const std::optional<nlohmann::json>& user_spec);
