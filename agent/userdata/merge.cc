@@ -1,4 +1,5 @@
 #include "agent/userdata/merge.h"
+#include "agent/userdata/toml_merge.h"
 
 #include <sstream>
 
@@ -14,18 +15,6 @@ Result<toml::table> parse_toml(std::string_view text, std::string_view name) {
   } catch (const toml::parse_error& e) {
     return make_error(Errc::Parse, "{}: TOML line {}, column {}: {}", name, e.source().begin.line,
                       e.source().begin.column, e.description());
-  }
-}
-
-void merge_tables(toml::table& dst, const toml::table& src) {
-  for (const auto& [key, value] : src) {
-    const toml::table* src_table = value.as_table();
-    toml::node* existing = dst.get(key);
-    if (src_table != nullptr && existing != nullptr && existing->is_table()) {
-      merge_tables(*existing->as_table(), *src_table);
-    } else {
-      dst.insert_or_assign(key, value);
-    }
   }
 }
 
@@ -53,6 +42,18 @@ void merge_json_impl(Json& dst, const Json& src) {
 
 }  // namespace
 
+void merge_toml_tables(toml::table& dst, const toml::table& src) {
+  for (const auto& [key, value] : src) {
+    const toml::table* src_table = value.as_table();
+    toml::node* existing = dst.get(key);
+    if (src_table != nullptr && existing != nullptr && existing->is_table()) {
+      merge_toml_tables(*existing->as_table(), *src_table);
+    } else {
+      dst.insert_or_assign(key, value);
+    }
+  }
+}
+
 void merge_json(nlohmann::json& dst, const nlohmann::json& src) { merge_json_impl(dst, src); }
 void merge_json(nlohmann::ordered_json& dst, const nlohmann::ordered_json& src) { merge_json_impl(dst, src); }
 
@@ -60,7 +61,7 @@ Result<std::string> merge_toml(std::string_view base, std::string_view patch, st
                                std::string_view patch_name) {
   AGENT_TRY(toml::table b, parse_toml(base, base_name));
   AGENT_TRY(toml::table p, parse_toml(patch, patch_name));
-  merge_tables(b, p);
+  merge_toml_tables(b, p);
   std::ostringstream out;
   out << toml::toml_formatter(b, toml::toml_formatter::default_flags & ~toml::format_flags::indentation);
   return out.str() + "\n";
