@@ -1,38 +1,72 @@
+// The containerd part of the AL2023 layout: nodeadm's templates (al2023/containerd.h) for the
+// containerd the image ships, with the user's TOML and base runtime spec, and SOCI.
 #include <fmt/format.h>
 
 #include "agent/compute/accelerator.h"
+#include "agent/compute/al2023/containerd.h"
 #include "agent/compute/al2023_layout.h"
-#include "agent/compute/containerd_config.h"
-#include "agent/compute/plan_node.h"
-#include "agent/compute/user_config.h"
 
 namespace agent::compute {
+namespace {
+
+namespace nd = al2023;
+constexpr const char* kContainerd = "containerd.service";
+
+// containerd's version: the image's fact file or `containerd --version` (gather); absent or
+// unreadable is 1.7 (AL2023's containerd before 2.x became the default), with a warning.
+Version containerd_version(const Facts& f, Plan& plan) {
+  if (f.containerd_version) {
+    if (auto v = parse_version(*f.containerd_version)) return *v;
+  }
+  plan.diagnostics.push_back({Diagnostic::Level::Warning, "CONTAINERD_VERSION_UNKNOWN",
+                              "cannot tell containerd's version (no /etc/eks/containerd-version.txt, no "
+                              "`containerd --version`); writing the containerd 1.x (version 2) config"});
+  return Version{1, 7, 0};
+}
+
+}  // namespace
 
 std::string al2023_sandbox_image(const NodeSettings& s) {
   const NodeConfig& c = s.config;
   if (c.pause_container_account || c.pause_container_image) return s.pause_image;
-  return "localhost/kubernetes/pause:latest";
+  return nd::kNodeadmSandboxImage;
 }
 
 Status add_al2023_containerd_files(const NodeSettings& s, const Facts& f, Plan& plan) {
-  const bool v3 = f.containerd_version && parse_version(*f.containerd_version) &&
-                  parse_version(*f.containerd_version)->major >= 2;
-  const std::string sandbox = al2023_sandbox_image(s);
+  const NodeConfig& c = s.config;
   const bool nvidia = f.accelerators.nvidia_runtime_installed;
-  AGENT_TRY(ContainerdConfig containerd,
-            containerd_config_for(ContainerdConfigInput{
-                .sandbox_image = sandbox,
-                .schema = v3 ? ContainerdSchema::V3 : ContainerdSchema::V2,
-                .nvidia_runtime_binary = nvidia ? std::optional<std::string>(kNvidiaRuntimePath) : std::nullopt,
-            }));
-  plan.files.push_back({.path = kContainerdConfigPath, .bytes = containerd.toml, .mode = 0644,
-                        .restarts = {"containerd.service"}});
-  plan.files.push_back({.path = kBaseRuntimeSpecPath,
-                        .bytes = base_runtime_spec_for(s.config.base_runtime_spec.value_or(nlohmann::json::object())),
-                        .mode = 0644,
-                        .restarts = {"containerd.service"}});
-  plan.values["containerdDefaultRuntime"] = containerd.default_runtime;
-  plan.values["sandboxImage"] = sandbox;
+  nd::ContainerdInput in{
+      .containerd = containerd_version(f, plan),
+      .kubelet = f.kubelet_version,
+      .sandbox_image = al2023_sandbox_image(s),
+      .user_toml = c.containerd_config_toml,
+  };
+  if (nvidia) {
+    in.runtime_name = "nvidia";
+    in.runtime_binary = kNvidiaRuntimePath;
+  }
+  if (c.containerd_config_file && !c.containerd_config_file->empty() && f.containerd_config_user) {
+    // bootstrap.sh's --containerd-config-file: the user's whole file, merged over nodeadm's
+    // template as NodeConfig's containerd.config is (a NodeConfig config goes on top of it).
+    in.user_toml = *f.containerd_config_user;
+    if (c.containerd_config_toml) {
+      AGENT_TRY(in.user_toml, nd::go_toml_merge(*in.user_toml, *c.containerd_config_toml));
+    }
+  }
+  AGENT_TRY(nd::ContainerdOutput out, nd::containerd_config(in));
+  if (out.v2_on_containerd2) {
+    plan.diagnostics.push_back(
+        {Diagnostic::Level::Info, "CONTAINERD_V2_CONFIG",
+         "the user's containerd config uses version 2 plugin names, so the version 2 template is written; "
+         "containerd 2 reads it and migrates it in memory (nodeadm would write `containerd config migrate`'s dump)"});
+  }
+  plan.files.push_back({.path = nd::kBaseRuntimeSpecPath, .bytes = nd::base_runtime_spec(c.base_runtime_spec),
+                        .mode = 0644, .restarts = {kContainerd}});
+  plan.files.push_back({.path = nd::kContainerdConfigPath, .bytes = std::move(out.toml), .mode = 0644,
+                        .restarts = {kContainerd}});
+  plan.values["containerdDefaultRuntime"] = in.runtime_name;
+  plan.values["containerdConfigVersion"] = static_cast<int>(out.template_used);
+  plan.values["sandboxImage"] = in.sandbox_image;
   return {};
 }
 

@@ -230,3 +230,36 @@ TEST_CASE("layouts: AL2023 per kubelet version, 1.23 to 1.35") {
     agent::test::check_golden_dir("layouts/al2023-kubelet-1." + std::to_string(minor), plan_files(plan(c, f)));
   }
 }
+
+TEST_CASE("al2023: containerd's config follows the image's containerd, kubelet and runtime") {
+  Facts f = reference_facts();  // kubelet 1.34: CDI on
+  f.containerd_version = "2.0.5";
+  agent::test::check_golden("al2023/containerd/v3-cdi.toml", bytes(plan(reference_config(), f), "/etc/containerd/config.toml"));
+  f.containerd_version = "1.7.27";
+  agent::test::check_golden("al2023/containerd/v2-cdi.toml", bytes(plan(reference_config(), f), "/etc/containerd/config.toml"));
+  f.accelerators.nvidia_runtime_installed = true;
+  const Plan p = plan(reference_config(), f);
+  CHECK(bytes(p, "/etc/containerd/config.toml").find("BinaryName = \"/usr/bin/nvidia-container-runtime\"") != std::string::npos);
+  CHECK(p.values["containerdDefaultRuntime"] == "nvidia");
+}
+
+TEST_CASE("al2023: bootstrap.sh's --containerd-config-file and NodeConfig's TOML are merged over the template") {
+  NodeConfig c = reference_config();
+  c.containerd_config_file = "/etc/eks/my-containerd.toml";
+  c.containerd_config_toml = "[plugins.\"io.containerd.grpc.v1.cri\".registry]\nconfig_path = \"/etc/mine\"\n";
+  Facts f = reference_facts();
+  f.containerd_config_user = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\nmax_container_log_line_size = 32768\n";
+  const std::string toml = bytes(plan(c, f), "/etc/containerd/config.toml");
+  CHECK(toml.find("max_container_log_line_size = 32768") != std::string::npos);
+  CHECK(toml.find("config_path = '/etc/mine'") != std::string::npos);
+  CHECK(toml.find("sandbox_image = 'localhost/kubernetes/pause:latest'") != std::string::npos);
+}
+
+TEST_CASE("al2023: V3 plugin names on containerd 1.x stop the plan, naming the problem") {
+  NodeConfig c = reference_config();
+  c.containerd_config_toml = "[plugins.'io.containerd.cri.v1.images']\nsnapshotter = 'overlayfs'\n";
+  auto r = agent::compute::plan_node(c, reference_facts());
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == Errc::Invalid);
+  CHECK(r.error().message.find("1.7") != std::string::npos);
+}
