@@ -67,6 +67,24 @@ bool bpf_is_mounted(const RootFsReader& fs) {
   return false;
 }
 
+// Online memory as nodeadm counts it: /sys/devices/system/memory/block_size_bytes (hex) times the
+// memory*/online files that say 1. 0 when sysfs does not tell.
+unsigned long long online_memory(const RootFsReader& fs) {
+  constexpr const char* kDir = "/sys/devices/system/memory";
+  auto block = read_optional(fs, fmt::format("{}/block_size_bytes", kDir));
+  auto names = fs.list(kDir);
+  if (!block || !names) return 0;
+  unsigned long long size = 0;
+  const std::string hex = trimmed(*block);
+  if (std::from_chars(hex.data(), hex.data() + hex.size(), size, 16).ec != std::errc()) return 0;
+  unsigned long long online = 0;
+  for (const auto& n : *names) {
+    if (!n.starts_with("memory")) continue;
+    if (auto v = read_optional(fs, fmt::format("{}/{}/online", kDir, n)); v && trim(*v) == "1") ++online;
+  }
+  return size * online;
+}
+
 // What only the AL2023 layout reads: the credential provider binary (nodeadm's rule: the
 // environment's path, else its own), its kubelet config drop-in, and the containerd version from
 // `containerd --version` when the image has no fact file (as nodeadm; absent: containerd 1.x).
@@ -75,6 +93,7 @@ void gather_al2023(const GatherPorts& ports, Facts& f) {
   f.credential_provider_bin = env_bin != nullptr && *env_bin != '\0' ? env_bin : compute::al2023::kCredentialProviderBin;
   f.credential_provider_bin_present = ports.fs.exists(f.credential_provider_bin);
   f.nodeadm_dropin_present = ports.fs.exists(compute::al2023::kKubeletDropinPath);
+  f.online_memory_bytes = online_memory(ports.fs);
   if (!f.containerd_version) {
     if (auto out = ports.commands.run({"containerd", "--version"})) {
       if (auto v = parse_version(*out)) f.containerd_version = v->str();

@@ -194,6 +194,10 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.instance_id_node_name = it->second;
     took("spec.featureGates.InstanceIdNodeName");
   }
+  if (auto it = s.feature_gates.find("FastImagePull"); it != s.feature_gates.end()) {
+    n.fast_image_pull = it->second;
+    took("spec.featureGates.FastImagePull");
+  }
   return {};
 }
 

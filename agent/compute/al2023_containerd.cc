@@ -32,6 +32,10 @@ std::string al2023_sandbox_image(const NodeSettings& s) {
   return nd::kNodeadmSandboxImage;
 }
 
+bool al2023_soci(const NodeSettings& s, const Facts& f) {
+  return nd::soci_enabled(s.config.fast_image_pull, static_cast<long long>(f.vcpus) * 1000, f.online_memory_bytes);
+}
+
 Status add_al2023_containerd_files(const NodeSettings& s, const Facts& f, Plan& plan) {
   const NodeConfig& c = s.config;
   const bool nvidia = f.accelerators.nvidia_runtime_installed;
@@ -39,6 +43,7 @@ Status add_al2023_containerd_files(const NodeSettings& s, const Facts& f, Plan& 
       .containerd = containerd_version(f, plan),
       .kubelet = f.kubelet_version,
       .sandbox_image = al2023_sandbox_image(s),
+      .soci = al2023_soci(s, f),
       .user_toml = c.containerd_config_toml,
   };
   if (nvidia) {
@@ -64,6 +69,18 @@ Status add_al2023_containerd_files(const NodeSettings& s, const Facts& f, Plan& 
                         .mode = 0644, .restarts = {kContainerd}});
   plan.files.push_back({.path = nd::kContainerdConfigPath, .bytes = std::move(out.toml), .mode = 0644,
                         .restarts = {kContainerd}});
+  if (in.soci) {
+    plan.files.push_back({.path = nd::kSociConfigPath, .bytes = nd::soci_snapshotter_config(), .mode = 0644,
+                          .restarts = {"soci-snapshotter.service"}});
+    plan.files.push_back({.path = nd::kSociContainerdDropinPath, .bytes = nd::soci_containerd_dropin(), .mode = 0644,
+                          .unit_file = true, .restarts = {kContainerd}});
+  } else if (c.fast_image_pull) {
+    plan.diagnostics.push_back({Diagnostic::Level::Info, "SOCI_NOT_APPLIED",
+                                fmt::format("FastImagePull needs 4 vCPUs and 7 GiB of memory; this node has {} vCPUs and "
+                                            "{} MiB, so images are pulled without SOCI",
+                                            f.vcpus, f.online_memory_bytes >> 20)});
+  }
+  plan.values["soci"] = in.soci;
   plan.values["containerdDefaultRuntime"] = in.runtime_name;
   plan.values["containerdConfigVersion"] = static_cast<int>(out.template_used);
   plan.values["sandboxImage"] = in.sandbox_image;

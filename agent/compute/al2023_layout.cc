@@ -52,6 +52,7 @@ Status add_kubelet_config_files(const NodeSettings& s, const Facts& f, Plan& pla
       .reserved_cgroups = !s.user_args.reserved_cpus,
       .provider_id = s.provider_id,
       .kubelet = f.kubelet_version,
+      .soci = al2023_soci(s, f),
   };
   // The user's kubelet.config: 40-nodeadm.conf where kubelet reads drop-ins, else merged.
   const bool user = !c.kubelet_config.empty();
@@ -134,6 +135,10 @@ Status add_al2023_layout(const NodeSettings& s, const Facts& f, Plan& plan) {
   // kubelet disabled (nodeadm-run.service starts it every boot); bootstrap.sh's user data runs
   // once, so in that flow kubelet is enabled, as on AL2.
   if (f.resolved_unit_present) plan.units.push_back({.unit = kResolvedUnit, .restart_on_change = true});
+  if (al2023_soci(s, f)) {
+    // containerd's drop-in Requires= it; optional: without it images are still pulled, by containerd.
+    plan.units.push_back({.unit = "soci-snapshotter.service", .restart_on_change = true, .optional = true});
+  }
   plan.units.push_back({.unit = kContainerd, .start_if_inactive = true, .restart_on_change = true});
   plan.units.push_back({.unit = kKubelet,
                         .enable = !s.config.nodeadm,

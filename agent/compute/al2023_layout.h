@@ -22,4 +22,7 @@ Status add_al2023_containerd_files(const NodeSettings& settings, const Facts& fa
 // the user named a pause image (--pause-container-account or PAUSE_CONTAINER_IMAGE).
 std::string al2023_sandbox_image(const NodeSettings& settings);
 
+// SOCI (FastImagePull): the gate on, 4 vCPUs or more and 7 GiB of online memory or more.
+bool al2023_soci(const NodeSettings& settings, const Facts& facts);
+
 }  // namespace agent::compute

@@ -35,6 +35,7 @@ void to_json(nlohmann::json& j, const NodeConfig& c) {
   if (!c.local_disks_disabled_mounts.empty()) j["localDisksDisabledMounts"] = c.local_disks_disabled_mounts;
   if (!c.environment.empty()) j["environment"] = c.environment;
   if (c.instance_id_node_name) j["instanceIdNodeName"] = true;
+  if (c.fast_image_pull) j["fastImagePull"] = true;
   if (c.hostname_source != HostnameSource::Imds) {
     j["hostnameSource"] = c.hostname_source == HostnameSource::Ec2 ? "ec2" : "instance-id";
   }

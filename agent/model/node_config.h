@@ -66,7 +66,8 @@ struct NodeConfig {
   // Run as `nodeadm`: kubelet is not enabled (nodeadm-run.service starts it every boot), EKS is
   // never asked for the endpoint or CA.
   bool nodeadm = false;
-  bool instance_id_node_name = false;  // featureGates.InstanceIdNodeName: node name = instance id
+  bool instance_id_node_name = false;
+  bool fast_image_pull = false;  // featureGates.FastImagePull: SOCI on large enough AL2023 nodes  // featureGates.InstanceIdNodeName: node name = instance id
 
   bool operator==(const NodeConfig&) const = default;
 };

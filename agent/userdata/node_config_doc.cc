@@ -290,9 +290,6 @@ Status read_feature_gates(Reader& r, const json& gates, NodeConfigSpec& s) {
       s.feature_gates[it.key()] = it->get<bool>();
     } else if (it.key() == "FastImagePull") {
       s.feature_gates[it.key()] = it->get<bool>();
-      if (it->get<bool>()) {
-        r.warn(gp, "feature gate FastImagePull (SOCI parallel pull) is not supported on this node and is ignored");
-      }
     } else {
       r.warn(gp, fmt::format("unknown feature gate {} (ignored; known: InstanceIdNodeName, FastImagePull)", it.key()));
     }

@@ -263,3 +263,21 @@ TEST_CASE("al2023: V3 plugin names on containerd 1.x stop the plan, naming the p
   CHECK(r.error().code == Errc::Invalid);
   CHECK(r.error().message.find("1.7") != std::string::npos);
 }
+
+TEST_CASE("al2023: FastImagePull turns SOCI on only on nodes of 4 vCPUs and 7 GiB") {
+  NodeConfig c = reference_config();
+  c.fast_image_pull = true;
+  Facts f = reference_facts();
+  f.vcpus = 4;
+  f.online_memory_bytes = 8ull << 30;
+  const Plan on = plan(c, f);
+  CHECK(bytes(on, "/etc/containerd/config.toml").find("[proxy_plugins.soci]") != std::string::npos);
+  CHECK(nlohmann::json::parse(bytes(on, nd::kKubeletConfigPath))["imageServiceEndpoint"] == nd::kSociImageEndpoint);
+  CHECK(bytes(on, "/etc/systemd/system/containerd.service.d/10-soci-snapshotter.conf").find("Requires=soci-snapshotter.service") !=
+        std::string::npos);
+  CHECK(!bytes(on, "/etc/soci-snapshotter-grpc/config.toml").empty());
+  f.online_memory_bytes = 6ull << 30;
+  const Plan off = plan(c, f);
+  CHECK(bytes(off, "/etc/containerd/config.toml").find("soci") == std::string::npos);
+  CHECK(std::any_of(off.diagnostics.begin(), off.diagnostics.end(), [](const auto& d) { return d.id == "SOCI_NOT_APPLIED"; }));
+}
