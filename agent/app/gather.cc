@@ -147,15 +147,13 @@ AcceleratorFacts gather_accelerators(const RootFsReader& fs) {
   return out;
 }
 
-Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
-  Facts f;
-  InstanceFacts& in = f.instance;
-  f.platform = compute::platform_for(config.platform, read_optional(ports.fs, "/etc/os-release"));
-  // DescribeCluster may change the IP family and the service CIDR, which decide the MAC paths.
-  const bool describe = ports.aws != nullptr && compute::needs_describe_cluster(config);
-  const IpFamily family = config.ip_family.value_or(IpFamily::Ipv4);
+namespace {
 
-  // Round trips 1+2: the token (inside Imds) and every path that does not need the MAC.
+// Round trips 1+2 (the token, inside Imds, and every path that does not need the MAC), then round
+// trip 3: only the MAC-dependent paths this configuration needs (before DescribeCluster answers,
+// both families' paths: IMDS's budget is short, a wait for an ACTIVE cluster is not).
+Status gather_instance(const NodeConfig& config, const GatherPorts& ports, bool describe, InstanceFacts& in) {
+  const IpFamily family = config.ip_family.value_or(IpFamily::Ipv4);
   const std::vector<std::string> first = {
       "latest/dynamic/instance-identity/document",
       std::string(kMd) + "services/domain",
@@ -186,8 +184,6 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   if (got[6]) in.local_ipv4 = trimmed(*got[6]);
   if (got[7]) in.local_hostname = trimmed(*got[7]);
 
-  // Round trip 3: only the MAC-dependent paths this configuration needs (before DescribeCluster
-  // answers, both families' paths: IMDS's budget is short, a wait for an ACTIVE cluster is not).
   const std::string mac_base = fmt::format("{}network/interfaces/macs/{}/", kMd, in.mac);
   std::vector<std::string> second;
   const bool need_vpc_cidrs = (family == IpFamily::Ipv4 || describe) && config.dns_cluster_ip.empty() &&
@@ -195,44 +191,21 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
                                *config.service_ipv4_cidr == "None");
   if (need_vpc_cidrs) second.push_back(mac_base + "vpc-ipv4-cidr-blocks");
   if (family == IpFamily::Ipv6 || describe) second.push_back(mac_base + "ipv6s");
-  if (!second.empty()) {
-    auto more = ports.imds.get_many(second);
-    for (size_t i = 0; i < second.size(); ++i) {
-      if (!more[i]) {
-        if (more[i].error().code == Errc::NotFound) continue;  // absent: treated as empty
-        return imds_error(more[i].error(), second[i]);
-      }
-      if (second[i].ends_with("vpc-ipv4-cidr-blocks")) in.vpc_ipv4_cidrs = lines(*more[i]);
-      if (second[i].ends_with("ipv6s")) in.ipv6s = lines(*more[i]);
+  if (second.empty()) return {};
+  auto more = ports.imds.get_many(second);
+  for (size_t i = 0; i < second.size(); ++i) {
+    if (!more[i]) {
+      if (more[i].error().code == Errc::NotFound) continue;  // absent: treated as empty
+      return imds_error(more[i].error(), second[i]);
     }
+    if (second[i].ends_with("vpc-ipv4-cidr-blocks")) in.vpc_ipv4_cidrs = lines(*more[i]);
+    if (second[i].ends_with("ipv6s")) in.ipv6s = lines(*more[i]);
   }
+  return {};
+}
 
-  // AWS API fallbacks that the rest of gather depends on.
-  std::optional<AwsContext> aws;
-  const AwsWhere where{.region = in.region, .domain = in.domain, .deadline = ports.deadline};
-  if (ports.aws != nullptr) {
-    aws.emplace(AwsContext{.api = *ports.aws, .clock = *ports.clock, .cancel = ports.cancel});
-    aws->jitter_seed = static_cast<std::uint64_t>(ports.clock->now().time_since_epoch().count());
-  }
-  if (describe) {
-    log::info("DESCRIBE_CLUSTER",
-              "--apiserver-endpoint or --b64-cluster-ca is not set: asking EKS DescribeCluster for "
-              "cluster {} in {}",
-              config.cluster_name, in.region);
-    AGENT_TRY(ClusterInfo cluster, describe_active_cluster(*aws, where, config.cluster_name));
-    AGENT_TRY_STATUS(compute::check_cluster(cluster));
-    f.cluster = std::move(cluster);
-  }
-  const NodeConfig effective = compute::with_cluster(config, f.cluster);
-  const NodeConfig& c = effective;
-  // A --hostname-override in the extra args wins over every source (plan_node), so EC2 is not asked.
-  auto extra = compute::inspect_extra_args(c.kubelet_extra_args);
-  const bool user_hostname = extra && extra->hostname_override;
-  if (aws && c.hostname_source == HostnameSource::Ec2 && !user_hostname) {
-    AGENT_TRY(f.ec2_private_dns_name, ec2_private_dns_name(*aws, where, in.instance_id));
-  }
-
-  // Kubelet version: the build-time fact file first (no subprocess on the boot path).
+// Kubelet version: the build-time fact file first (no subprocess on the boot path).
+Status gather_kubelet_version(const GatherPorts& ports, Facts& f) {
   if (auto v = read_optional(ports.fs, compute::kKubeletVersionPath)) {
     auto parsed = parse_version(*v);
     if (!parsed) {
@@ -241,20 +214,24 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
     }
     f.kubelet_version = *parsed;
     f.kubelet_version_source = compute::kKubeletVersionPath;
-  } else {
-    auto out = ports.commands.run({"kubelet", "--version"});
-    if (!out) {
-      return make_error(Errc::NotFound,
-                        "cannot tell the kubelet version: {} is absent and `kubelet --version` failed "
-                        "({}); install kubelet or write its version into that file",
-                        compute::kKubeletVersionPath, out.error().message);
-    }
-    auto parsed = parse_version(*out);
-    if (!parsed) return make_error(Errc::Invalid, "`kubelet --version` printed no version");
-    f.kubelet_version = *parsed;
-    f.kubelet_version_source = "kubelet --version";
+    return {};
   }
+  auto out = ports.commands.run({"kubelet", "--version"});
+  if (!out) {
+    return make_error(Errc::NotFound,
+                      "cannot tell the kubelet version: {} is absent and `kubelet --version` failed "
+                      "({}); install kubelet or write its version into that file",
+                      compute::kKubeletVersionPath, out.error().message);
+  }
+  auto parsed = parse_version(*out);
+  if (!parsed) return make_error(Errc::Invalid, "`kubelet --version` printed no version");
+  f.kubelet_version = *parsed;
+  f.kubelet_version_source = "kubelet --version";
+  return {};
+}
 
+// What the image holds: CPUs, the files compute patches or consults, the units present.
+Status gather_image(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
   if (auto online = read_optional(ports.fs, "/sys/devices/system/cpu/online")) {
     f.vcpus = count_cpu_list(*online);
   }
@@ -284,18 +261,61 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
     }
     f.containerd_config_user = std::move(user).value();
   }
+  return {};
+}
 
-  // FIPS: bootstrap.sh uses the ecr-fips host only when FIPS is on and that host resolves.
-  if (auto fips = read_optional(ports.fs, "/proc/sys/crypto/fips_enabled"); fips && trimmed(*fips) == "1") {
-    auto ecr = compute::ecr_registry_for(in.region, in.domain, c.pause_container_account);
+// FIPS (bootstrap.sh uses the ecr-fips host only when FIPS is on and that host resolves) and the
+// local Outpost cluster's API host.
+void gather_network(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
+  if (auto fips = read_optional(ports.fs, "/proc/sys/crypto/fips_enabled"); fips && trim(*fips) == "1") {
+    auto ecr = compute::ecr_registry_for(f.instance.region, f.instance.domain, c.pause_container_account);
     f.fips_ecr_endpoint = ports.resolve && !ports.resolve(ecr.fips_host).empty();
   }
-
   if (c.enable_local_outpost && c.apiserver_endpoint) {
     const std::string host = compute::endpoint_host(*c.apiserver_endpoint);
     if (ports.resolve) f.outpost_host_addresses = ports.resolve(host);
     f.etc_hosts = read_optional(ports.fs, "/etc/hosts");
   }
+}
+
+}  // namespace
+
+Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
+  Facts f;
+  InstanceFacts& in = f.instance;
+  f.platform = compute::platform_for(config.platform, read_optional(ports.fs, "/etc/os-release"));
+  // DescribeCluster may change the IP family and the service CIDR, which decide the MAC paths.
+  const bool describe = ports.aws != nullptr && compute::needs_describe_cluster(config);
+  AGENT_TRY_STATUS(gather_instance(config, ports, describe, in));
+
+  // AWS API fallbacks that the rest of gather depends on.
+  std::optional<AwsContext> aws;
+  const AwsWhere where{.region = in.region, .domain = in.domain, .deadline = ports.deadline};
+  if (ports.aws != nullptr) {
+    aws.emplace(AwsContext{.api = *ports.aws, .clock = *ports.clock, .cancel = ports.cancel});
+    aws->jitter_seed = static_cast<std::uint64_t>(ports.clock->now().time_since_epoch().count());
+  }
+  if (describe) {
+    log::info("DESCRIBE_CLUSTER",
+              "--apiserver-endpoint or --b64-cluster-ca is not set: asking EKS DescribeCluster for "
+              "cluster {} in {}",
+              config.cluster_name, in.region);
+    AGENT_TRY(ClusterInfo cluster, describe_active_cluster(*aws, where, config.cluster_name));
+    AGENT_TRY_STATUS(compute::check_cluster(cluster));
+    f.cluster = std::move(cluster);
+  }
+  const NodeConfig effective = compute::with_cluster(config, f.cluster);
+  const NodeConfig& c = effective;
+  // A --hostname-override in the extra args wins over every source (plan_node), so EC2 is not asked.
+  auto extra = compute::inspect_extra_args(c.kubelet_extra_args);
+  const bool user_hostname = extra && extra->hostname_override;
+  if (aws && c.hostname_source == HostnameSource::Ec2 && !user_hostname) {
+    AGENT_TRY(f.ec2_private_dns_name, ec2_private_dns_name(*aws, where, in.instance_id));
+  }
+
+  AGENT_TRY_STATUS(gather_kubelet_version(ports, f));
+  AGENT_TRY_STATUS(gather_image(c, ports, f));
+  gather_network(c, ports, f);
 
   // An instance type no table knows: EC2 DescribeInstanceTypes, bootstrap.sh's calculator fallback.
   // Not fatal: without an answer max pods is 110 with a warning (compute::plan_node).
