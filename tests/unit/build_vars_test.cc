@@ -118,7 +118,8 @@ TEST_CASE("build vars: invalid values name the variable, the value, the source a
            {"cache_container_images=yes", "true or false"},
            {"install_packages=1", "true or false"},
        }) {
-    CAPTURE(assignment);
+    const std::string& row = assignment;  // clang 14: no lambda capture of a structured binding
+    CAPTURE(row);
     std::vector<std::string> args = kRequired;
     args.push_back(assignment);
     auto v = resolve({}, args);

@@ -88,7 +88,8 @@ TEST_CASE("every built-in max-pods row equals ENIs x (IPs - 1) + 2 from the buil
   const auto& nets = builtin_networking_table();
   CHECK(pods.size() == nets.size());
   for (const auto& [type, value] : pods) {
-    CAPTURE(type);
+    const std::string& row = type;  // clang 14: no lambda capture of a structured binding
+    CAPTURE(row);
     auto net = builtin_networking(type);
     REQUIRE(net.has_value());
     CHECK(net->instance_type == type);

@@ -383,7 +383,8 @@ TEST_CASE("--ip-family is case-insensitive") {
       {"ipv6", IpFamily::Ipv6}, {"IPv6", IpFamily::Ipv6}, {"Ipv6", IpFamily::Ipv6},
   };
   for (const auto& [value, family] : rows) {
-    CAPTURE(value);
+    const auto& row = value;  // clang 14: no lambda capture of a structured binding
+    CAPTURE(row);
     CHECK(parsed({"--ip-family", value, "c"}).node.ip_family == family);
     CHECK(parsed({"c"}, {{"IP_FAMILY", value}}).node.ip_family == family);
   }

@@ -242,11 +242,11 @@ TEST_CASE("plan_node: without NodeConfig fields nothing new appears") {
 
 TEST_CASE("plan_node: clusterDNS from a NodeConfig cidr (nodeadm net_test.go values)") {
   NodeConfig c = config();
-  CHECK(plan(c, facts()).values["clusterDNS"] == json{"10.100.0.10"});
+  CHECK(plan(c, facts()).values["clusterDNS"] == nlohmann::ordered_json{"10.100.0.10"});
   c.service_ipv4_cidr.reset();
   c.service_ipv6_cidr = "fc00::/7";
   c.ip_family = agent::IpFamily::Ipv6;
   Facts f = facts();
   f.instance.ipv6s = {"2600:1f14::1"};
-  CHECK(plan(c, f).values["clusterDNS"] == json{"fc00::a"});
+  CHECK(plan(c, f).values["clusterDNS"] == nlohmann::ordered_json{"fc00::a"});
 }
