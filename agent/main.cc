@@ -31,6 +31,7 @@
 #include "agent/compute/build_vars.h"
 #include "agent/compute/instance_types.h"
 #include "agent/model/embedded.h"
+#include "agent/nodeadm_internal_main.h"
 #include "agent/platform/curl_aws_api.h"
 #include "agent/platform/curl_s3.h"
 #include "agent/platform/offline_service_manager.h"
@@ -526,6 +527,9 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
 int main(int argc, char** argv) {
   std::string program = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "eks-node-agent";
   std::vector<std::string> args(argv + 1, argv + argc);
+  // nodeadm-internal: the AL2023 image's networking helper (agent/nodeadm_internal_main.cc).
+  if (program == "nodeadm-internal") return agent::nodeadm_internal_main(args);
+  if (!args.empty() && args[0] == "nodeadm-internal") return agent::nodeadm_internal_main({args.begin() + 1, args.end()});
   int rc = 0;
   if (!args.empty() && args[0] == "max-pods" &&
       std::find(args.begin(), args.end(), "--generate-table") != args.end()) {
