@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "agent/app/build.h"
@@ -24,6 +25,9 @@
 #include "agent/cli/build_cli.h"
 #include "agent/cli/config_cmd.h"
 #include "agent/cli/max_pods_cli.h"
+#include "agent/cli/config_sources.h"
+#include "agent/cli/nodeadm_cli.h"
+#include "agent/app/nodeadm_config.h"
 #include "agent/cli/options.h"
 #include "agent/app/aws_lookups.h"
 #include "agent/aws/endpoints.h"
@@ -248,6 +252,82 @@ int run_config(const std::string& program, const std::vector<std::string>& args)
   return result ? 0 : fail(result.error());
 }
 
+// How a run's failure becomes an exit status: the agent's table, or nodeadm's (1 for any failure).
+using ExitCodeFor = int (*)(Errc);
+
+int fail_with(const Error& e, ExitCodeFor code_for) {
+  log::error(fmt::format("E_{}", errc_name(e.code)), "{}", e.message);
+  return code_for(e.code);
+}
+
+// Builds the real adapters and runs app::run_bootstrap (the bootstrap command and nodeadm init).
+int execute_run(const cli::Options& o, const platform::AsioImds::Options& imds_opts,
+                platform::CurlAwsApi::Options aws_opts, ExitCodeFor code_for) {
+  // From here on SIGTERM/SIGINT cancel the run instead of killing the process (exit 130).
+  platform::SignalWatcher signals([](int, bool first) {
+    if (first) {
+      log::emit(log::Level::Notice, "SIGNAL",
+                "stopping at the next safe point (within a second); no file will be left half-written");
+    }
+  });
+  const CancelToken* cancel = &signals.token();
+  platform::SteadyClock clock;
+  auto fs = platform::PosixRootFs::open(o.root);
+  if (!fs) return fail_with(fs.error().wrap("--root {}", o.root), code_for);
+  platform::AsioImds imds(imds_opts, clock, cancel);
+  platform::PosixCommandRunner commands;
+  platform::PosixCommandRunner disk_commands(std::chrono::minutes(10));  // --local-disks: mkfs, state copy
+
+  const bool offline = o.service_mode == cli::ServiceMode::Offline ||
+                       (o.service_mode == cli::ServiceMode::Auto && o.root != "/");
+  std::unique_ptr<ServiceManager> services;
+  if (offline) {
+    services = std::make_unique<platform::OfflineServiceManager>(**fs);
+  } else {
+    auto bus = platform::SdBusServiceManager::connect(cancel);
+    if (!bus) {
+      return fail_with(bus.error().wrap(
+          "connecting to systemd on the system bus (use --service-manager offline for a root "
+          "that is not running)"), code_for);
+    }
+    services = std::move(bus).value();
+  }
+
+  platform::CurlAwsApi aws_api(std::move(aws_opts), imds, clock, wall_now, cancel);
+  platform::PosixMounter mounter;
+  app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
+                      cancel, &aws_api, offline ? nullptr : &mounter, offline};
+  ports.disk_commands = &disk_commands;
+  app::RunOutcome outcome;
+  Status result = app::run_bootstrap(o, ports, outcome);
+  if (result && !outcome.nothing_to_do.empty()) {
+    std::cout << outcome.nothing_to_do << "\n";
+    return 0;
+  }
+  if (o.dry_run && !outcome.dry_run.empty()) {
+    // The whole plan, then (when a step is marked WOULD FAIL) the real run's error and exit status.
+    std::cout << outcome.dry_run << std::flush;
+    return result ? 0 : fail_with(result.error(), code_for);
+  }
+  const ImdsStats st = imds.stats();
+  log::info("IMDS_STATS", "{} IMDS requests in {} round trips", st.requests, st.round_trips);
+  if (const AwsApiStats a = aws_api.stats(); a.calls > 0) {
+    log::info("AWS_STATS", "{} AWS API calls in {} requests ({} throttled), {} credential fetches", a.calls,
+              a.requests, a.throttled, a.credential_fetches);
+  }
+  if (!result) {
+    int rc = fail_with(result.error(), code_for);
+    log::emit(log::Level::Notice, "SUMMARY", "FAILED " + app::summary_line(outcome));
+    return rc;
+  }
+  if (outcome.report.offline) {
+    log::emit(log::Level::Notice, "OFFLINE",
+              "units were enabled but not started: the root is not running (offline service manager)");
+  }
+  log::emit(log::Level::Notice, "SUMMARY", app::summary_line(outcome));
+  return 0;
+}
+
 int run_bootstrap_command(const std::string& program, const std::vector<std::string>& args) {
   auto parsed = cli::parse_bootstrap_args(args, env);
   if (!parsed) {
@@ -266,72 +346,114 @@ int run_bootstrap_command(const std::string& program, const std::vector<std::str
   }
   if (o.quiet) log::set_threshold(log::Level::Notice);
   for (const auto& w : o.warnings) log::warn("IGNORED_FLAG", "{}", w);
-
-  // From here on SIGTERM/SIGINT cancel the run instead of killing the process (exit 130).
-  platform::SignalWatcher signals([](int, bool first) {
-    if (first) {
-      log::emit(log::Level::Notice, "SIGNAL",
-                "stopping at the next safe point (within a second); no file will be left half-written");
-    }
-  });
-  const CancelToken* cancel = &signals.token();
-  platform::SteadyClock clock;
-  auto fs = platform::PosixRootFs::open(o.root);
-  if (!fs) return fail(fs.error().wrap("--root {}", o.root));
-  platform::AsioImds imds(imds_options(o.imds_endpoint, o.timeout), clock, cancel);
-  platform::PosixCommandRunner commands;
-  platform::PosixCommandRunner disk_commands(std::chrono::minutes(10));  // --local-disks: mkfs, state copy
-
-  const bool offline = o.service_mode == cli::ServiceMode::Offline ||
-                       (o.service_mode == cli::ServiceMode::Auto && o.root != "/");
-  std::unique_ptr<ServiceManager> services;
-  if (offline) {
-    services = std::make_unique<platform::OfflineServiceManager>(**fs);
-  } else {
-    auto bus = platform::SdBusServiceManager::connect(cancel);
-    if (!bus) {
-      return fail(bus.error().wrap(
-          "connecting to systemd on the system bus (use --service-manager offline for a root "
-          "that is not running)"));
-    }
-    services = std::move(bus).value();
-  }
-
-  platform::CurlAwsApi aws_api(aws_options(o.node.aws_api_retry_attempts), imds, clock, wall_now, cancel);
-  platform::PosixMounter mounter;
-  app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
-                      cancel, &aws_api, offline ? nullptr : &mounter, offline};
-  ports.disk_commands = &disk_commands;
-  app::RunOutcome outcome;
-  Status result = app::run_bootstrap(o, ports, outcome);
-  if (result && !outcome.nothing_to_do.empty()) {
-    std::cout << outcome.nothing_to_do << "\n";
-    return 0;
-  }
-  if (o.dry_run && !outcome.dry_run.empty()) {
-    // The whole plan, then (when a step is marked WOULD FAIL) the real run's error and exit status.
-    std::cout << outcome.dry_run << std::flush;
-    return result ? 0 : fail(result.error());
-  }
-  const ImdsStats st = imds.stats();
-  log::info("IMDS_STATS", "{} IMDS requests in {} round trips", st.requests, st.round_trips);
-  if (const AwsApiStats a = aws_api.stats(); a.calls > 0) {
-    log::info("AWS_STATS", "{} AWS API calls in {} requests ({} throttled), {} credential fetches", a.calls,
-              a.requests, a.throttled, a.credential_fetches);
-  }
-  if (!result) {
-    int rc = fail(result.error());
-    log::emit(log::Level::Notice, "SUMMARY", "FAILED " + app::summary_line(outcome));
-    return rc;
-  }
-  if (outcome.report.offline) {
-    log::emit(log::Level::Notice, "OFFLINE",
-              "units were enabled but not started: the root is not running (offline service manager)");
-  }
-  log::emit(log::Level::Notice, "SUMMARY", app::summary_line(outcome));
-  return 0;
+  return execute_run(o, imds_options(o.imds_endpoint, o.timeout), aws_options(o.node.aws_api_retry_attempts),
+                     exit_code_for);
 }
 
+// --- nodeadm -------------------------------------------------------------------------------------
+
+// nodeadm's exit statuses: 2 for usage, 1 for any failed command.
+int nodeadm_exit_code(Errc code) { return code == Errc::Usage ? 2 : 1; }
+
+// IMDS as nodeadm's client asks it: about 60 attempts at most 1 s apart, so that an IMDS that
+// comes up late (the instance's network is still being configured) is waited for.
+platform::AsioImds::Options nodeadm_imds_options(const std::optional<std::string>& flag) {
+  platform::AsioImds::Options o = imds_options(flag, cli::kNodeadmImdsBudget);
+  o.overall = cli::kNodeadmImdsBudget;
+  o.max_attempts = cli::kNodeadmImdsAttempts;
+  o.backoff_cap = std::chrono::milliseconds(1000);
+  return o;
+}
+
+// EC2 as nodeadm's SDK client calls it: AWS_MAX_ATTEMPTS attempts (else 30), 30 s to connect.
+platform::CurlAwsApi::Options nodeadm_aws_options(int attempts) {
+  platform::CurlAwsApi::Options o = aws_options(attempts - 1);
+  o.connect_timeout = cli::kNodeadmAwsConnectTimeout;
+  o.request_timeout = 2 * cli::kNodeadmAwsConnectTimeout;
+  o.user_agent = "eks-node-agent/" AGENT_VERSION " (nodeadm)";
+  return o;
+}
+
+int nodeadm_usage(const std::string& program, const Error& e, std::string_view topic) {
+  log::error("E_USAGE", "{}", e.message);
+  std::cerr << cli::nodeadm_help(program, topic);
+  return 2;
+}
+
+// Writes `bytes` to a host path (config dump -o), atomically.
+Status write_host_file(const std::string& path, const std::string& bytes) {
+  const std::string absolute = std::filesystem::absolute(path).lexically_normal().string();
+  AGENT_TRY(auto fs, platform::PosixRootFs::open("/"));
+  AGENT_TRY(WriteOutcome written, fs->write_atomic(absolute, bytes, 0644));
+  (void)written;
+  return {};
+}
+
+int run_nodeadm(const std::string& program, const std::vector<std::string>& args) {
+  auto parsed = cli::parse_nodeadm_args(args);
+  if (!parsed) {
+    // The help of the subcommand the error is in.
+    const bool init = std::find(args.begin(), args.end(), "init") != args.end();
+    const bool config = std::find(args.begin(), args.end(), "config") != args.end();
+    return nodeadm_usage(program, parsed.error(), init ? "init" : config ? "config" : "");
+  }
+  cli::NodeadmCommand c = std::move(parsed).value();
+  using Verb = cli::NodeadmCommand::Verb;
+  if (c.verb == Verb::Help) {
+    const bool asked = std::any_of(args.begin(), args.end(),
+                                   [](const std::string& a) { return a == "-h" || a == "--help" || a == "help"; });
+    (asked ? std::cout : std::cerr) << cli::nodeadm_help(program, c.help_topic);
+    return asked ? 0 : 2;  // no subcommand: usage, as nodeadm
+  }
+  if (c.verb == Verb::Version) {
+    std::cout << "eks-node-agent " << AGENT_VERSION << " (nodeadm command line)\n";
+    return 0;
+  }
+  if (c.development) log::set_threshold(log::Level::Debug);
+  // file://config.yaml is relative to the working directory (under --root: to its place there).
+  std::error_code ec;
+  const std::string cwd = std::filesystem::current_path(ec).string();
+  for (auto& s : c.config_sources) {
+    auto abs = cli::absolute_config_source(s, cwd, c.root);
+    if (!abs) return nodeadm_usage(program, abs.error(), c.verb == Verb::Init ? "init" : "config");
+    s = *abs;
+  }
+  if (c.verb == Verb::Init) {
+    if (::geteuid() != 0) return fail_with(make_error(Errc::Denied, "must run as root"), nodeadm_exit_code);
+    const int attempts = cli::nodeadm_aws_attempts(env("AWS_MAX_ATTEMPTS"));
+    cli::Options o = cli::nodeadm_init_options(c, attempts);
+    log::info("NODEADM_INIT", "sources {}, cache {}, phases {}{}, deadline {} s (EC2 attempts {})",
+              fmt::join(o.config_sources, " "), c.config_cache.empty() ? "none" : c.config_cache,
+              o.nodeadm->config ? "config " : "", o.nodeadm->run ? "run" : "", o.timeout.count(), attempts);
+    return execute_run(o, nodeadm_imds_options(c.imds_endpoint), nodeadm_aws_options(attempts), nodeadm_exit_code);
+  }
+  // config check | dump
+  const std::vector<std::string> sources =
+      c.config_sources.empty() ? std::vector<std::string>{cli::kUserDataSource} : c.config_sources;
+  platform::SteadyClock clock;
+  auto fs = platform::PosixRootFs::open(c.root);
+  if (!fs) return fail_with(fs.error().wrap("--root {}", c.root), nodeadm_exit_code);
+  platform::AsioImds imds(nodeadm_imds_options(c.imds_endpoint), clock);
+  if (c.verb == Verb::ConfigCheck) {
+    log::info("CONFIG_CHECK", "Checking configuration");
+    Status st = app::nodeadm_config_check(sources, imds, **fs);
+    if (!st) return fail_with(st.error(), nodeadm_exit_code);
+    log::info("CONFIG_CHECK", "Configuration is valid");
+    return 0;
+  }
+  auto nc = app::resolve_nodeadm_config(sources, c.config_cache, imds, **fs);
+  if (!nc) return fail_with(nc.error(), nodeadm_exit_code);
+  for (const auto& w : nc->warnings) log::warn("NODECONFIG_WARNING", "{}", w);
+  const std::string doc = app::dump_document(nc->doc.spec);
+  if (c.config_output.empty()) {
+    std::cout << doc;
+    return 0;
+  }
+  log::info("CONFIG_DUMP", "Dumping configuration");
+  if (Status st = write_host_file(c.config_output, doc); !st) return fail_with(st.error(), nodeadm_exit_code);
+  log::info("CONFIG_DUMP", "Configuration dumped to {}", c.config_output);
+  return 0;
+}
 
 // --- build-mode ----------------------------------------------------------------------------------
 
@@ -531,7 +653,11 @@ int main(int argc, char** argv) {
   if (program == "nodeadm-internal") return agent::nodeadm_internal_main(args);
   if (!args.empty() && args[0] == "nodeadm-internal") return agent::nodeadm_internal_main({args.begin() + 1, args.end()});
   int rc = 0;
-  if (!args.empty() && args[0] == "max-pods" &&
+  if (program == "nodeadm") {
+    rc = run_nodeadm(program, args);
+  } else if (!args.empty() && args[0] == "nodeadm") {
+    rc = run_nodeadm("eks-node-agent nodeadm", {args.begin() + 1, args.end()});
+  } else if (!args.empty() && args[0] == "max-pods" &&
       std::find(args.begin(), args.end(), "--generate-table") != args.end()) {
     rc = run_generate_table({args.begin() + 1, args.end()});
   } else if (!args.empty() && args[0] == "max-pods") {

@@ -308,6 +308,7 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
   };
 
   for (const auto& u : plan.units) {
+    if (options.deferred.count(u.unit) > 0) continue;
     AGENT_TRY_STATUS(check_cancel(u.unit));
     Status done = act(u);
     if (!done && u.optional && done.error().code != Errc::Timeout && done.error().code != Errc::Interrupted) {
@@ -317,12 +318,17 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     if (!done) return done.error();
     unit_done(u.unit);
   }
-  record_progress(ChangeSet{});  // everything owed is done (a unit no longer planned included)
+  // Everything owed is done (a unit no longer planned included), except the deferred units' restarts.
+  ChangeSet left;
+  for (const auto& unit : pending.units) {
+    if (options.deferred.count(unit) > 0) left.units.insert(unit);
+  }
+  record_progress(left);
   return report;
 }
 
 std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services, bool offline,
-                          std::optional<Error>* would_fail) {
+                          std::optional<Error>* would_fail, const std::set<std::string>& deferred) {
   std::string out;
   std::set<std::string> changed;
   for (const auto& w : plan.files) {
@@ -380,6 +386,10 @@ std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManag
     return fmt::format(" -- WOULD FAIL: {} (exit status of the real run)", e->message);
   };
   for (const auto& u : plan.units) {
+    if (deferred.count(u.unit) > 0) {
+      out += fmt::format("  defer {} to the run phase{}\n", u.unit, cs.units.count(u.unit) ? " (restart owed)" : "");
+      continue;
+    }
     UnitState st = services.state(u.unit).value_or(UnitState{});
     const std::string verb = job_for(u, cs.units.count(u.unit) > 0, st);
     // Enabling needs the unit file, not a loaded unit, so only a missing file fails it.

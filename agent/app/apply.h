@@ -11,6 +11,7 @@
 #pragma once
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,10 @@ struct ApplyOptions {
   const CancelToken* cancel = nullptr;  // SIGTERM/SIGINT; null: cannot be interrupted
   // Mounts what a mount unit says when systemd refuses the unit (null: no such fallback).
   Mounter* mounter = nullptr;
+  // Units whose jobs this apply leaves to a later one (nodeadm's config phase defers containerd
+  // and kubelet to its run phase, which may be another process): their intents are skipped and the
+  // restarts they are owed stay recorded in kPendingPath.
+  std::set<std::string> deferred;
 };
 
 // Errors: Io/Denied from the file system (the file named; files written before it stay written,
@@ -78,8 +83,9 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
 // is marked "-- WOULD FAIL: why": a unit systemd does not know and the plan does not write
 // (NotFound), one it cannot load (bad-setting, error, masked: Service). For a required unit the
 // first such error is stored in *would_fail (when given), so that the dry run can end with the real
-// run's exit status; an optional unit's is marked as the warning it would be.
+// run's exit status; an optional unit's is marked as the warning it would be. `deferred` as in ApplyOptions.
 std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManager& services,
-                          bool offline = false, std::optional<Error>* would_fail = nullptr);
+                          bool offline = false, std::optional<Error>* would_fail = nullptr,
+                          const std::set<std::string>& deferred = {});
 
 }  // namespace agent::app

@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <functional>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "agent/app/local_disks.h"
 #include "agent/app/log.h"
+#include "agent/app/nodeadm_config.h"
 #include "agent/app/resolve_config.h"
 #include "agent/cli/config_sources.h"
 #include "agent/compute/plan_node.h"
@@ -104,81 +108,190 @@ Result<std::unique_ptr<RootFs::Lock>> take_run_lock(RunPorts& ports, Deadline de
   }
 }
 
+// The steps both flows share (gather -> compute -> disks -> apply), each timed as a phase and
+// preceded by a cancellation check. The bootstrap flow runs them once; nodeadm's splits them into
+// its config phase (gather, compute, the files) and run phase (disks, containerd, kubelet).
+struct Pipeline {
+  cli::Options& o;
+  RunPorts& ports;
+  RunOutcome& out;
+  Deadline deadline;
+
+  void phase_done(const char* name, std::chrono::steady_clock::time_point since) {
+    out.phases_ms[name] = ms_between(since, ports.clock.now());
+  }
+  Status check_cancel(std::string_view before) {
+    if (!is_cancelled(ports.cancel)) return {};
+    return ports.cancel->interrupted(fmt::format("before {}", before));
+  }
+
+  Status lock(std::unique_ptr<RootFs::Lock>& held) {
+    if (o.dry_run) return {};  // a dry run takes no lock
+    AGENT_TRY_STATUS(check_cancel("taking the run lock"));
+    const auto t = ports.clock.now();
+    AGENT_TRY(held, take_run_lock(ports, deadline));
+    phase_done("lock", t);
+    return {};
+  }
+
+  // Facts (the AWS fallbacks through `aws`, null: none) and the plan.
+  Status gather_and_compute(AwsApi* aws) {
+    AGENT_TRY_STATUS(check_cancel("gathering facts"));
+    auto t = ports.clock.now();
+    AGENT_TRY(out.facts, gather(o.node, GatherPorts{ports.imds, ports.fs, ports.commands, ports.resolve,
+                                                    ports.host_vcpus, aws, &ports.clock, ports.cancel, deadline}));
+    phase_done("gather", t);
+    log::info("GATHERED", "instance {} ({}) in {}, kubelet {} (from {}), {} vCPUs", out.facts.instance.instance_id,
+              out.facts.instance.instance_type, out.facts.instance.availability_zone, out.facts.kubelet_version.str(),
+              out.facts.kubelet_version_source, out.facts.vcpus);
+    return compute();
+  }
+  Status compute() {
+    AGENT_TRY_STATUS(check_cancel("computing the plan"));
+    const auto t = ports.clock.now();
+    AGENT_TRY(out.plan, compute::plan_node(o.node, out.facts));
+    phase_done("compute", t);
+    for (const auto& d : out.plan.diagnostics) {
+      log::emit(d.level == Diagnostic::Level::Warning ? log::Level::Warning : log::Level::Info, d.id, d.message);
+    }
+    return {};
+  }
+
+  // Local instance storage, before kubelet and containerd are (re)started on it. Appends the dry
+  // run's text.
+  Status disks() {
+    AGENT_TRY_STATUS(check_cancel("setting up local disks"));
+    const auto t = ports.clock.now();
+    LocalDiskPorts disk_ports{ports.fs, ports.disk_commands ? *ports.disk_commands : ports.commands, ports.services,
+                              deadline, ports.cancel};
+    AGENT_TRY(std::string text, setup_local_disks(o.node, disk_ports, o.dry_run, o.root == "/"));
+    out.dry_run += text;
+    phase_done("disks", t);
+    return {};
+  }
+
+  // Applies (or describes) `plan`, leaving the jobs of `deferred` units owed (ApplyOptions).
+  Status apply(const Plan& plan, const char* phase, const std::set<std::string>& deferred = {}) {
+    const auto t = ports.clock.now();
+    if (o.dry_run) {
+      std::optional<Error> would_fail;
+      out.dry_run += describe_plan(plan, ports.fs, ports.services, ports.offline_services, &would_fail, deferred);
+      phase_done(phase, t);
+      if (would_fail) return *would_fail;  // the text is printed all the same
+      return {};
+    }
+    auto applied = apply_plan(plan, ports.fs, ports.services, ports.clock,
+                              ApplyOptions{deadline, o.kubelet_settle, ports.cancel, ports.mounter, deferred},
+                              &out.report);
+    phase_done(phase, t);
+    if (!applied) return applied.error();
+    return {};
+  }
+};
+
+// The bootstrap flow: config sources, lock, gather, compute, disks, apply.
+Status run_bootstrap_flow(Pipeline& p, std::unique_ptr<RootFs::Lock>& held) {
+  if (!p.o.config_sources.empty()) {
+    const auto t = p.ports.clock.now();
+    AGENT_TRY(bool proceed, apply_config_sources(p.o, p.ports, p.out));
+    p.phase_done("config", t);
+    if (!proceed) return {};
+  }
+  AGENT_TRY_STATUS(p.lock(held));
+  AGENT_TRY_STATUS(p.gather_and_compute(p.ports.aws));
+  AGENT_TRY_STATUS(p.disks());
+  return p.apply(p.out.plan, p.o.dry_run ? "describe" : "apply");
+}
+
+constexpr const char* kContainerdUnit = "containerd.service";
+constexpr const char* kKubeletUnit = "kubelet.service";
+
+// nodeadm's config resolution (with the cache) applied to the options. nodeadm names the node
+// after EC2's PrivateDnsName unless the InstanceIdNodeName gate is on, and never asks EKS.
+Result<NodeadmConfig> nodeadm_config_phase_inputs(Pipeline& p) {
+  const auto t = p.ports.clock.now();
+  AGENT_TRY(NodeadmConfig nc, resolve_nodeadm_config(p.o.config_sources, p.o.nodeadm->cache_path, p.ports.imds,
+                                                     p.ports.fs));
+  for (const auto& n : nc.notes) log::info("NODECONFIG_SOURCE", "{}", n);
+  for (const auto& w : nc.warnings) log::warn("NODECONFIG_WARNING", "{}", w);
+  AGENT_TRY_STATUS(check_nodeadm_cluster(nc.doc));
+  std::vector<std::string> overridden;
+  AGENT_TRY_STATUS(cli::apply_node_config(p.o, nc.doc, overridden));
+  AGENT_TRY_STATUS(cli::check_with_node_config(p.o, nc.doc));
+  if (!p.o.node.instance_id_node_name) p.o.node.hostname_source = HostnameSource::Ec2;
+  p.phase_done("config", t);
+  return nc;
+}
+
+// nodeadm's config phase: every file, daemon-reload and systemd-resolved; containerd and kubelet
+// are deferred (their owed restarts stay in kPendingPath for the run phase, which may be another
+// process). An unchanged spec reuses the cached instance details: no EC2 call. Then the cache.
+Status nodeadm_config_phase(Pipeline& p, const NodeadmConfig& nc) {
+  AGENT_TRY_STATUS(p.gather_and_compute(nc.enrich ? p.ports.aws : nullptr));
+  if (!nc.enrich && nc.cached && !nc.cached->private_dns_name.empty() && !p.out.facts.ec2_private_dns_name) {
+    p.out.facts.ec2_private_dns_name = nc.cached->private_dns_name;
+    AGENT_TRY_STATUS(p.compute());
+  }
+  AGENT_TRY_STATUS(p.apply(p.out.plan, "apply", {kContainerdUnit, kKubeletUnit}));
+  const std::string& cache = p.o.nodeadm->cache_path;
+  if (p.o.dry_run || cache.empty()) return {};
+  const CachedStatus status = nc.enrich || !nc.cached ? cached_status_from(p.out.facts) : *nc.cached;
+  auto wrote = p.ports.fs.write_atomic(cache, cache_document(nc.doc.spec, status), 0644);
+  if (!wrote) log::warn("CACHE_NOT_WRITTEN", "failed to cache config in {}: {}", cache, wrote.error().message);
+  return {};
+}
+
+// nodeadm's run phase: the marker, local disks, then containerd and kubelet (those --daemon names):
+// restarted when an input changed (now or in an earlier config phase), started when inactive.
+Status nodeadm_run_phase(Pipeline& p) {
+  if (!p.ports.fs.exists(kCloudInitResultPath)) {
+    log::warn("NO_CLOUD_INIT_RESULT", "cloud-init result file {} does not exist; do not call nodeadm by hand "
+              "from user data", kCloudInitResultPath);
+  }
+  Plan run;
+  run.files.push_back({.path = kNodeadmMarkerPath, .bytes = "", .mode = 0644});
+  AGENT_TRY_STATUS(p.apply(run, "marker", {kContainerdUnit, kKubeletUnit}));  // keeps their owed restarts
+  AGENT_TRY_STATUS(p.disks());
+  run.files.clear();
+  std::set<std::string> deferred;
+  const auto& only = p.o.nodeadm->daemons;
+  for (const char* unit : {kContainerdUnit, kKubeletUnit}) {
+    if (only && only->count(unit) == 0) {
+      deferred.insert(unit);
+      continue;
+    }
+    const bool kubelet = std::string_view(unit) == kKubeletUnit;
+    run.units.push_back({.unit = unit, .start_if_inactive = true, .restart_on_change = true,
+                         .check_stays_up = kubelet});
+  }
+  return p.apply(run, "run", deferred);
+}
+
+// nodeadm init (README "nodeadm command line"): resolution, lock, the config phase unless
+// skipped (or forced: the spec differs from the cache, nodeadm's needsRecache), the run phase
+// unless skipped.
+Status run_nodeadm_flow(Pipeline& p, std::unique_ptr<RootFs::Lock>& held) {
+  AGENT_TRY(NodeadmConfig nc, nodeadm_config_phase_inputs(p));
+  AGENT_TRY_STATUS(p.lock(held));
+  const cli::NodeadmPhases& phases = *p.o.nodeadm;
+  const bool forced = !phases.config && !phases.cache_path.empty() && nc.changed;
+  if (forced) {
+    log::info("NODEADM_CONFIG_CHANGED", "the NodeConfig differs from the one cached in {}: running the config "
+              "phase despite --skip config", phases.cache_path);
+  }
+  if (phases.config || forced) AGENT_TRY_STATUS(nodeadm_config_phase(p, nc));
+  if (phases.run) AGENT_TRY_STATUS(nodeadm_run_phase(p));
+  return {};
+}
+
 }  // namespace
 
 Status run_bootstrap(const cli::Options& given, RunPorts& ports, RunOutcome& out) {
   cli::Options o = given;  // NodeConfig documents fill in what the flags left unset
   const auto start = ports.clock.now();
-  const Deadline deadline = start + o.timeout;
-  auto phase_done = [&](const char* name, std::chrono::steady_clock::time_point since) {
-    out.phases_ms[name] = ms_between(since, ports.clock.now());
-  };
-
-  // Between phases: stop before starting the next one.
-  auto check_cancel = [&](std::string_view before) -> Status {
-    if (!is_cancelled(ports.cancel)) return {};
-    return ports.cancel->interrupted(fmt::format("before {}", before));
-  };
   std::unique_ptr<RootFs::Lock> lock;  // released after the status file is written
-
-  auto run = [&]() -> Status {
-    auto t = ports.clock.now();
-    if (!o.config_sources.empty()) {
-      AGENT_TRY(bool proceed, apply_config_sources(o, ports, out));
-      phase_done("config", t);
-      if (!proceed) return {};
-      t = ports.clock.now();
-    }
-    if (!o.dry_run) {
-      AGENT_TRY_STATUS(check_cancel("taking the run lock"));
-      AGENT_TRY(lock, take_run_lock(ports, deadline));
-      phase_done("lock", t);
-      t = ports.clock.now();
-    }
-    AGENT_TRY_STATUS(check_cancel("gathering facts"));
-    AGENT_TRY(out.facts, gather(o.node, GatherPorts{ports.imds, ports.fs, ports.commands, ports.resolve,
-                                                    ports.host_vcpus, ports.aws, &ports.clock, ports.cancel,
-                                                    deadline}));
-    phase_done("gather", t);
-    log::info("GATHERED", "instance {} ({}) in {}, kubelet {} (from {}), {} vCPUs",
-              out.facts.instance.instance_id, out.facts.instance.instance_type,
-              out.facts.instance.availability_zone, out.facts.kubelet_version.str(),
-              out.facts.kubelet_version_source, out.facts.vcpus);
-
-    AGENT_TRY_STATUS(check_cancel("computing the plan"));
-    t = ports.clock.now();
-    AGENT_TRY(out.plan, compute::plan_node(o.node, out.facts));
-    phase_done("compute", t);
-    for (const auto& d : out.plan.diagnostics) {
-      log::emit(d.level == Diagnostic::Level::Warning ? log::Level::Warning : log::Level::Info, d.id,
-                d.message);
-    }
-
-    // Local instance storage before apply writes kubelet's and containerd's state and (re)starts
-    // them, so that they never start on the root disk and then move.
-    AGENT_TRY_STATUS(check_cancel("setting up local disks"));
-    t = ports.clock.now();
-    LocalDiskPorts disk_ports{ports.fs, ports.disk_commands ? *ports.disk_commands : ports.commands, ports.services,
-                              deadline, ports.cancel};
-    AGENT_TRY(std::string disks_text, setup_local_disks(o.node, disk_ports, o.dry_run, o.root == "/"));
-    phase_done("disks", t);
-
-    t = ports.clock.now();
-    if (o.dry_run) {
-      std::optional<Error> would_fail;
-      out.dry_run = disks_text + describe_plan(out.plan, ports.fs, ports.services, ports.offline_services, &would_fail);
-      phase_done("describe", t);
-      if (would_fail) return *would_fail;  // the text is printed all the same
-      return {};
-    }
-    auto applied = apply_plan(out.plan, ports.fs, ports.services, ports.clock,
-                              ApplyOptions{deadline, o.kubelet_settle, ports.cancel, ports.mounter}, &out.report);
-    phase_done("apply", t);
-    if (!applied) return applied.error();
-    return {};
-  };
-
-  Status result = run();
+  Pipeline pipeline{o, ports, out, start + o.timeout};
+  Status result = o.nodeadm ? run_nodeadm_flow(pipeline, lock) : run_bootstrap_flow(pipeline, lock);
   if (!result && result.error().code == Errc::Interrupted) {
     result = make_error(Errc::Interrupted,
                         "interrupted by {}; no file was left half-written; re-run to finish (stopped: {})",
@@ -194,13 +307,17 @@ Status run_bootstrap(const cli::Options& given, RunPorts& ports, RunOutcome& out
 
 std::string summary_line(const RunOutcome& o) {
   const auto& v = o.plan.values;
-  if (v.empty()) return fmt::format("no plan (failed after {} ms)", o.elapsed_ms);
   std::string kubelet = "kubelet unchanged";
   for (const auto& a : o.report.actions) {
     if (a.unit == "kubelet.service" && (a.verb == "start" || a.verb == "restart")) {
       kubelet = fmt::format("kubelet {} {}", a.verb, a.result);
     }
   }
+  if (v.empty() && !o.report.files.empty()) {  // nodeadm's run phase alone: no plan was computed
+    return fmt::format("run phase: files changed={}/{} {} elapsed={}ms", o.report.changed(), o.report.files.size(),
+                       kubelet, o.elapsed_ms);
+  }
+  if (v.empty()) return fmt::format("no plan (failed after {} ms)", o.elapsed_ms);
   std::string gpus;
   if (const int n = v.value("nvidiaGPUs", 0); n > 0) {
     gpus = fmt::format(" gpus={} runtime={}", n, v.value("containerdDefaultRuntime", ""));

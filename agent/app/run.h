@@ -61,6 +61,10 @@ struct RunOutcome {
 // the outcome's dry_run text says what would be, and when it marks a step that would fail the run
 // returns that step's error (the real run's exit status) with the text still in the outcome.
 // Otherwise the status file is written whether the run succeeds or fails.
+// With options.nodeadm, nodeadm's init instead (README "nodeadm command line"): its config
+// resolution with the cache, its config phase (containerd and kubelet deferred through
+// kPendingPath) and run phase (the /run/nodeadm/init marker, local disks, the daemons), each
+// unless skipped; no NodeConfig and no cache is an Invalid error, not "nothing to do".
 // `outcome` is filled as far as the run got, for the caller's summary.
 Status run_bootstrap(const cli::Options& options, RunPorts& ports, RunOutcome& outcome);
 

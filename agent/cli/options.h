@@ -16,6 +16,15 @@ namespace agent::cli {
 
 enum class ServiceMode { Auto, Dbus, Offline };
 
+// `nodeadm init` (cli/nodeadm_cli.h): its phases and config cache. Unset for the bootstrap command.
+struct NodeadmPhases {
+  bool config = true;                           // cleared by --skip config
+  bool run = true;                              // cleared by --skip run
+  std::optional<std::set<std::string>> daemons;  // --daemon, as unit names; unset: containerd and kubelet
+  std::string cache_path;                       // --config-cache (node path), "" for none
+  bool operator==(const NodeadmPhases&) const = default;
+};
+
 struct Options {
   NodeConfig node;
   std::string root = "/";
@@ -31,6 +40,7 @@ struct Options {
   std::vector<std::string> sources;              // "--flag" or "ENV_VAR" per set field, for status
   std::set<std::string> given;                   // flags set on the command line or by their variable
   std::vector<std::string> config_sources;       // --config-source URIs, in order (later wins)
+  std::optional<NodeadmPhases> nodeadm;          // set: nodeadm's init flow (app::run_bootstrap)
 };
 
 using Getenv = std::function<const char*(const char*)>;

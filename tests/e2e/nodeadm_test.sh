@@ -1,0 +1,233 @@
+#!/bin/bash
+# End-to-end: the binary as `nodeadm` (a link named nodeadm, and `eks-node-agent nodeadm`) in
+# scratch AL2023 roots against the IMDS emulator and the AWS API emulator: usage errors and exit
+# statuses, config check/dump, init's phases (--skip, --daemon), the marker, the config cache
+# (written, reused, the needsRecache rule, the fallback), EC2 DescribeInstances for the node name
+# (and InstanceIdNodeName), AWS_MAX_ATTEMPTS, an IMDS that comes up late.
+#   usage: nodeadm_test.sh /path/to/eks-node-agent
+AGENT=${1:?usage: nodeadm_test.sh /path/to/eks-node-agent}
+AGENT=$(cd "$(dirname "$AGENT")" && pwd)/$(basename "$AGENT")
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NODEADM=$WORK/bin/nodeadm
+mkdir -p "$WORK/bin" && ln -s "$AGENT" "$NODEADM"
+ENVF=/etc/eks/kubelet/environment
+KCFG=/etc/kubernetes/kubelet/config.json
+CACHE=/run/eks/nodeadm/config.json
+MARKER=/run/nodeadm/init
+
+al2023_root() {
+  local r
+  r=$(new_root "$1")
+  printf 'NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n' >"$r/etc/os-release"
+  echo "v1.31.2-eks-1234567" >"$r/etc/eks/kubelet-version.txt"
+  mkdir -p "$r/etc/eks/image-credential-provider"
+  printf '#!/bin/sh\n' >"$r/etc/eks/image-credential-provider/ecr-credential-provider"
+  chmod 755 "$r/etc/eks/image-credential-provider/ecr-credential-provider"
+  echo "$r"
+}
+set_user_data() {
+  imds_control "$("$PY" -c 'import base64,json,sys; print(json.dumps({"action": "set_values", "encoding": "base64",
+    "values": {"latest/user-data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}}))' "$1")"
+}
+# nodeconfig NAME [EXTRA-SPEC-YAML]: a NodeConfig with the InstanceIdNodeName gate unless EXTRA says otherwise.
+nodeconfig() {
+  printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: %s\n    apiServerEndpoint: %s\n    certificateAuthority: %s\n    cidr: 10.100.0.0/16\n%s' \
+    "$1" "$ENDPOINT" "$CA_B64" "${2-  featureGates:
+    InstanceIdNodeName: true
+}"
+}
+# nodeadm ROOT ARGS...: `nodeadm ARGS... --root ROOT --imds-endpoint URL`; output in $WORK.
+nodeadm() {
+  local root=$1
+  shift
+  "$NODEADM" "$@" --root "$root" --imds-endpoint "$IMDS_URL" >"$WORK/out" 2>"$WORK/err"
+  RC=$?
+}
+no_file() { [ ! -e "$1" ] || { echo "    ($1 exists)"; return 1; }; }
+is_empty_0644() { [ -f "$1" ] && [ ! -s "$1" ] && [ "$(stat -c %a "$1")" = 644 ] || { echo "    ($1: $(stat -c '%a %s' "$1" 2>&1))"; return 1; }; }
+rc_is() { expect_rc "$1"; }
+
+start_emulator
+
+# --- usage ------------------------------------------------------------------------------------
+R=$(al2023_root usage)
+"$NODEADM" >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "no subcommand: exit 2 with the usage" bash -c '[ "$1" -eq 2 ] && grep -q "usage: nodeadm" "$2"' _ "$RC" "$WORK/err"
+"$NODEADM" init --bogus >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "unknown flag: exit 2" rc_is 2
+check "unknown flag: named" contains "$WORK/err" "'--bogus'"
+check "unknown flag: init's usage" contains "$WORK/err" "usage: nodeadm init"
+"$NODEADM" init -c >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "missing value: exit 2, flag named" bash -c '[ "$1" -eq 2 ] && grep -q -- "-c needs a value" "$2"' _ "$RC" "$WORK/err"
+"$AGENT" nodeadm frobnicate >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "eks-node-agent nodeadm: unknown subcommand exit 2" bash -c '[ "$1" -eq 2 ] && grep -q frobnicate "$2"' _ "$RC" "$WORK/err"
+"$NODEADM" init --help >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "init --help: exit 0 on stdout" bash -c '[ "$1" -eq 0 ] && grep -q -- "--config-cache PATH" "$2"' _ "$RC" "$WORK/out"
+
+# --- config check / dump ------------------------------------------------------------------------
+nodeconfig my-cluster >"$WORK/nc.yaml"
+set_user_data "$WORK/nc.yaml"
+nodeadm "$R" config check
+check "config check: exit 0" rc_is 0
+check "config check: Configuration is valid" contains "$WORK/err" "Configuration is valid"
+nodeadm "$R" config dump
+check "config dump: exit 0" rc_is 0
+check "config dump: v1alpha1 JSON on stdout" json_eq "$WORK/out" '[d["kind"], d["apiVersion"], d["spec"]["cluster"]["name"]]' \
+  '["NodeConfig", "node.eks.aws/v1alpha1", "my-cluster"]'
+check "config dump: one line" equals "$(wc -l <"$WORK/out")" 1
+nodeadm "$R" config dump -o "$WORK/dump.json"
+check "config dump -o: the file" json_eq "$WORK/dump.json" 'd["spec"]["cluster"]["cidr"]' '"10.100.0.0/16"'
+printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: x\n    certificateAuthority: %s\n    cidr: 10.100.0.0/16\n' "$CA_B64" >"$WORK/noep.yaml"
+set_user_data "$WORK/noep.yaml"
+nodeadm "$R" config check
+check "config check without apiServerEndpoint: exit 1" rc_is 1
+check "config check without apiServerEndpoint: says EKS is never asked" contains "$WORK/err" \
+  "spec.cluster.apiServerEndpoint is required: as nodeadm, the agent never asks EKS DescribeCluster"
+printf '#!/bin/bash\necho hi\n' >"$WORK/script.sh"
+set_user_data "$WORK/script.sh"
+nodeadm "$R" config check
+check "config check with a shell script: exit 1, no config in chain" bash -c '[ "$1" -eq 1 ] && grep -q "no config in chain" "$2"' _ "$RC" "$WORK/err"
+
+# --- init: both phases -------------------------------------------------------------------------
+set_user_data "$WORK/nc.yaml"
+R=$(al2023_root both)
+nodeadm "$R" init --config-cache $CACHE
+check "init: exit 0" rc_is 0
+check "init: the AL2023 layout" json_eq "$R$KCFG" 'd["maxPods"]' 29
+check "init: node name is the instance id (InstanceIdNodeName)" contains "$R$ENVF" "--hostname-override=i-0123456789abcdef0"
+check "init: the marker, empty, 0644" is_empty_0644 "$R$MARKER"
+check "init: warns that cloud-init's result is absent" contains "$WORK/err" "/run/cloud-init/result.json does not exist"
+check "init: the cache (internal apiVersion, spec)" json_eq "$R$CACHE" '[d["apiVersion"], d["spec"]["cluster"]["name"]]' \
+  '["node.eks.aws/__internal", "my-cluster"]'
+check "init: kubelet not enabled (nodeadm-run starts it every boot)" no_file "$R/etc/systemd/system/multi-user.target.wants/kubelet.service"
+check "init: the summary line" contains "$WORK/err" "cluster=my-cluster"
+check "init: the status file" json_eq "$R/run/eks-node-agent/status.json" 'd["values"]["platform"]' '"al2023"'
+
+# --- init as the two units do: --skip run, then --skip config ------------------------------------
+R=$(al2023_root units)
+nodeadm "$R" init --skip run --config-source imds://user-data --config-cache $CACHE
+check "config phase: exit 0" rc_is 0
+check "config phase: files written" test -f "$R$KCFG"
+check "config phase: no marker" no_file "$R$MARKER"
+check "config phase: the cache" test -f "$R$CACHE"
+check "config phase: containerd and kubelet owed to the run phase" bash -c \
+  'grep -qx containerd.service "$1" && grep -qx kubelet.service "$1"' _ "$R/run/eks-node-agent/pending-units"
+S1=$(snapshot "$R")
+mkdir -p "$R/etc/eks/nodeadm.d"
+nodeadm "$R" init --skip config --config-source imds://user-data --config-source file:///etc/eks/nodeadm.d/ --config-cache $CACHE
+check "run phase: exit 0" rc_is 0
+check "run phase: the marker" is_empty_0644 "$R$MARKER"
+check "run phase: the cache hit, no config phase" lacks "$WORK/err" "NODEADM_CONFIG_CHANGED"
+check "run phase: no file rewritten" equals "$(snapshot "$R")" "$S1"
+check "run phase: containerd and kubelet started (offline: skipped)" json_eq "$R/run/eks-node-agent/status.json" \
+  '[a["unit"] for a in d["unitActions"]]' '["containerd.service", "kubelet.service"]'
+
+# a drop-in that changes the spec: the config phase runs again despite --skip config (needsRecache)
+printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n      maxPods: 17\n' \
+  >"$R/etc/eks/nodeadm.d/10-pods.yaml"
+nodeadm "$R" init --skip config --config-source imds://user-data --config-source file:///etc/eks/nodeadm.d/ --config-cache $CACHE
+check "changed spec: exit 0" rc_is 0
+check "changed spec: the config phase ran (needsRecache)" contains "$WORK/err" "NODEADM_CONFIG_CHANGED"
+check "changed spec: the drop-in reached kubelet" contains "$R/etc/kubernetes/kubelet/config.json.d/40-nodeadm.conf" '"maxPods": 17'
+check "changed spec: cached" json_eq "$R$CACHE" 'd["spec"]["kubelet"]["config"]["maxPods"]' 17
+
+# no NodeConfig anywhere now: the cache is used
+set_user_data "$WORK/script.sh"
+rm "$R/etc/eks/nodeadm.d/10-pods.yaml"
+nodeadm "$R" init --skip config --config-source imds://user-data --config-source file:///etc/eks/nodeadm.d/ --config-cache $CACHE
+check "no NodeConfig, cache: exit 0" rc_is 0
+check "no NodeConfig, cache: falls back to it" contains "$WORK/err" "falling back to the cached one"
+rm "$R$CACHE"
+nodeadm "$R" init --skip config --config-source imds://user-data --config-cache $CACHE
+check "no NodeConfig, no cache: exit 1" rc_is 1
+check "no NodeConfig, no cache: no config in chain" contains "$WORK/err" "no config in chain"
+
+# --- --daemon and --dry-run ----------------------------------------------------------------------
+set_user_data "$WORK/nc.yaml"
+R=$(al2023_root daemons)
+nodeadm "$R" init --dry-run --daemon=
+check "--daemon= --dry-run: exit 0" rc_is 0
+check "--daemon=: containerd deferred" contains "$WORK/out" "defer containerd.service"
+check "--daemon=: kubelet deferred" contains "$WORK/out" "defer kubelet.service"
+check "--dry-run: writes nothing" no_file "$R$KCFG"
+nodeadm "$R" init -d kubelet
+check "-d kubelet: exit 0" rc_is 0
+check "-d kubelet: only kubelet acted on" json_eq "$R/run/eks-node-agent/status.json" \
+  '[a["unit"] for a in d["unitActions"] if a["unit"] in ("containerd.service", "kubelet.service")]' '["kubelet.service"]'
+check "-d kubelet: containerd's restart stays owed" bash -c 'grep -qx containerd.service "$1"' _ "$R/run/eks-node-agent/pending-units"
+
+# --- file:// relative to the working directory ----------------------------------------------------
+R=$(al2023_root relative)
+nodeconfig rel-cluster >"$R/etc/rel.yaml"
+(cd "$R/etc" && "$NODEADM" config dump -c file://rel.yaml --root "$R" --imds-endpoint "$IMDS_URL" >"$WORK/out" 2>"$WORK/err")
+check "file://rel.yaml is relative to the working directory" json_eq "$WORK/out" 'd["spec"]["cluster"]["name"]' '"rel-cluster"'
+
+# --- EC2 DescribeInstances for the node name -----------------------------------------------------
+if /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
+  start_server AWS aws_emulator.py
+  aws_control() { post_control "$AWS_URL/_control" "$1"; }
+  aws_stat() { get_stat "$AWS_URL/_stats" "$1"; }
+  give_role 1
+  aws_control '{"action":"set_instance","id":"i-0123456789abcdef0","private_dns_names":["","ip-10-0-99-1.us-west-2.compute.internal"]}'
+  nodeconfig ec2-cluster "" >"$WORK/ec2.yaml"
+  set_user_data "$WORK/ec2.yaml"
+  R=$(al2023_root ec2)
+  AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init --config-cache $CACHE
+  check "ec2: exit 0" rc_is 0
+  check "ec2: node name is PrivateDnsName" contains "$R$ENVF" "--hostname-override=ip-10-0-99-1.us-west-2.compute.internal"
+  check "ec2: asked until non-empty" equals "$(aws_stat 's["by_operation"]["DescribeInstances"]')" 2
+  check "ec2: no DescribeCluster" equals "$(aws_stat 's["by_operation"].get("DescribeCluster", 0)')" 0
+  check "ec2: PrivateDnsName cached" json_eq "$R$CACHE" 'd["status"]["instance"]["privateDnsName"]' \
+    '"ip-10-0-99-1.us-west-2.compute.internal"'
+  aws_control '{"action":"reset_stats"}'
+  AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init --skip config --config-cache $CACHE
+  check "ec2 cache hit: exit 0" rc_is 0
+  check "ec2 cache hit: no EC2 call" equals "$(aws_stat 's["requests"]')" 0
+
+  # AWS_MAX_ATTEMPTS bounds the attempts of a failing call
+  aws_control '{"action":"reset_stats"}'
+  aws_control '{"action":"fault","operation":"DescribeInstances","status":500,"code":"InternalError"}'
+  R=$(al2023_root attempts)
+  AWS_MAX_ATTEMPTS=2 AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init
+  check "AWS_MAX_ATTEMPTS=2: exit 1" rc_is 1
+  check "AWS_MAX_ATTEMPTS=2: two attempts" equals "$(aws_stat 's["by_operation"]["DescribeInstances"]')" 2
+  aws_control '{"action":"clear_faults"}'
+  stop_server AWS
+else
+  not_ok "ec2" "python3-botocore is not installed for /usr/bin/python3 (scripts/install-deps.sh installs it)"
+fi
+
+# --- IMDS that comes up late ------------------------------------------------------------------------
+set_user_data "$WORK/nc.yaml"
+cp "$WORK/nc.yaml" "$WORK/late.yaml"
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+R=$(al2023_root late)
+"$PY" - "$REPO" "$PORT" "$WORK/late.yaml" <<'PYEOF' &
+import base64, json, subprocess, sys, time, urllib.request
+repo, port, ud = sys.argv[1], sys.argv[2], sys.argv[3]
+time.sleep(3)
+p = subprocess.Popen([sys.executable, repo + "/tests/support/imds_emulator.py", "--port", port])
+for _ in range(200):
+    try:
+        body = json.dumps({"action": "set_values", "encoding": "base64",
+                           "values": {"latest/user-data": base64.b64encode(open(ud, "rb").read()).decode()}})
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/_control", data=body.encode(), method="POST")
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=2).read()
+        break
+    except Exception:
+        time.sleep(0.02)
+time.sleep(30)
+p.terminate()
+PYEOF
+LATE=$!
+SERVER_PIDS+=("$LATE")
+START=$(date +%s)
+"$NODEADM" init --root "$R" --imds-endpoint "http://127.0.0.1:$PORT" >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "IMDS up 3 s late: exit 0" rc_is 0
+check "IMDS up 3 s late: waited for it" bash -c '[ $(( $(date +%s) - $1 )) -ge 3 ]' _ "$START"
+check "IMDS up 3 s late: the node configured" test -f "$R$KCFG"
+kill "$LATE" 2>/dev/null
+
+finish
