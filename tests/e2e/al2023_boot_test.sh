@@ -6,6 +6,10 @@
 #   tests/e2e/al2023_boot_test.sh PATH/TO/eks-node-agent
 #
 # Flows and what is asserted:
+#   n   nodeadm's two units (nodeadm-config, nodeadm-run) enabled and started by their dependencies,
+#       NodeConfig user data through the `nodeadm` link: config before run, the cache and the marker,
+#       kubelet active (not enabled) with the NodeConfig's flags; a second boot changes nothing and
+#       restarts nothing; a drop-in in /etc/eks/nodeadm.d/ reaches kubelet through the run phase
 #   s   AL2 user data on the AL2023 image (/etc/eks/bootstrap.sh my-cluster ... --kubelet-extra-args):
 #       nodeadm's files, kubelet.service active with NODEADM_KUBELET_ARGS on its command line
 #   r   a second run changes nothing: same files, inodes and mtimes; kubelet not restarted
@@ -48,6 +52,73 @@ set -ex
 UEOF
 }
 run_script() { bash "$WORK/user-data.sh" >"$WORK/out" 2>"$WORK/err"; RC=$?; }
+
+# --- n: nodeadm's two units on boot, NodeConfig user data -----------------------------------------
+# The AL2023 image's boot: nodeadm-config.service and nodeadm-run.service enabled (as the AMI
+# enables nodeadm's), started as boot starts them (nodeadm-run requires nodeadm-config), reading NodeConfig user data through the
+# `nodeadm` link; then a user data script's drop-in in /etc/eks/nodeadm.d/ and nodeadm-run again.
+cat >"$WORK/nodeconfig.yaml" <<NEOF
+apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  cluster:
+    name: n-cluster
+    apiServerEndpoint: $ENDPOINT
+    certificateAuthority: $CA_B64
+    cidr: 10.100.0.0/16
+  kubelet:
+    flags:
+    - --node-labels=boot=nodeadm
+  featureGates:
+    InstanceIdNodeName: true  # no EC2 here (DescribeInstances is covered by e2e_nodeadm's AWS emulator)
+NEOF
+imds_set "$("$PY" -c 'import json,sys; print(json.dumps({"latest/user-data": open(sys.argv[1]).read()}))' "$WORK/nodeconfig.yaml")"
+for u in nodeadm-config nodeadm-run; do
+  cp "$REPO/units/$u.service" /etc/systemd/system/
+  mkdir -p "/etc/systemd/system/$u.service.d"
+  printf '[Service]\nEnvironment=AWS_EC2_METADATA_SERVICE_ENDPOINT=%s\n' "$IMDS_URL" >"/etc/systemd/system/$u.service.d/50-e2e.conf"
+done
+mkdir -p /etc/eks/nodeadm.d
+systemctl daemon-reload
+systemctl enable --quiet nodeadm-config.service nodeadm-run.service
+check "n: both units enabled" bash -c '[ "$(systemctl is-enabled nodeadm-config.service nodeadm-run.service | sort -u)" = enabled ]'
+# What boot does with them: nodeadm-run's Requires= pulls nodeadm-config in, After= orders it first.
+systemctl start nodeadm-run.service
+journalctl -q -u nodeadm-config.service -u nodeadm-run.service -o cat >"$WORK/nodeadm.log"
+check "n: nodeadm-config.service succeeded" is nodeadm-config.service Result success
+[ "$(prop nodeadm-config.service Result)" = success ] || sed 's/^/    nodeadm: /' "$WORK/nodeadm.log" | tail -20
+check "n: nodeadm-run.service succeeded" is nodeadm-run.service Result success
+check "n: the config phase ran before the run phase" bash -c \
+  '[ "$(systemctl show -p ExecMainExitTimestampMonotonic --value nodeadm-config.service)" -le "$(systemctl show -p ExecMainStartTimestampMonotonic --value nodeadm-run.service)" ]'
+check "n: the config cache" test -s /run/eks/nodeadm/config.json
+check "n: the marker /run/nodeadm/init" test -f /run/nodeadm/init
+check "n: nodeadm's config.json" json_eq /etc/kubernetes/kubelet/config.json '[d["clusterDNS"], d["maxPods"]]' '[["10.100.0.10"], 29]'
+check "n: kubelet.service is active" is kubelet.service ActiveState active
+check "n: kubelet.service is not enabled (nodeadm-run starts it every boot)" is kubelet.service UnitFileState disabled
+check "n: containerd is active" is containerd.service ActiveState active
+wait_for 3 bash -c "journalctl -q -u kubelet.service -o cat | grep -q '^fake-kubelet: started'"
+check "n: kubelet's argv ends with the NodeConfig's flags" bash -c \
+  "journalctl -q -u kubelet.service -o cat | grep '^fake-kubelet: started' | tail -1 | grep -q -- ' --node-labels=boot=nodeadm$'"
+check "n: no log line holds the CA" lacks "$WORK/nodeadm.log" "$CA_B64"
+
+# the same boot again: nothing changes, nothing restarts
+node_snapshot >"$WORK/nsnap1"
+NINV=$(prop kubelet.service InvocationID)
+systemctl restart nodeadm-config.service && systemctl restart nodeadm-run.service
+check "n: a second boot's units succeed" is nodeadm-run.service Result success
+node_snapshot >"$WORK/nsnap2"
+check "n: a second boot changes no file" cmp -s "$WORK/nsnap1" "$WORK/nsnap2"
+check "n: ...and does not restart kubelet" equals "$(prop kubelet.service InvocationID)" "$NINV"
+
+# a user data script's drop-in (after the config phase, before the run phase): the run phase
+# sees a changed spec, configures again and restarts kubelet with it
+printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n      registryPullQPS: 7\n' \
+  >/etc/eks/nodeadm.d/50-user.yaml
+systemctl restart nodeadm-run.service
+check "n: the drop-in reaches 40-nodeadm.conf" json_eq /etc/kubernetes/kubelet/config.json.d/40-nodeadm.conf 'd["registryPullQPS"]' 7
+check "n: kubelet restarted for it" bash -c "[ \"\$(systemctl show -p InvocationID --value kubelet.service)\" != '$NINV' ]"
+rm /etc/eks/nodeadm.d/50-user.yaml
+systemctl stop kubelet.service
 
 # --- s: AL2 user data on the AL2023 image -----------------------------------------------------------
 user_data '--node-labels=team=a --register-with-taints=dedicated=x:NoSchedule'

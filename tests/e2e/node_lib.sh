@@ -24,7 +24,7 @@ in_systemd() {
 }
 
 # install_binaries AGENT: the agent at /usr/bin/eks-node-agent and the fake kubelet at
-# /usr/bin/kubelet, by a read-only overlay over /usr/bin (the host's /usr is never written), and
+# /usr/bin/kubelet (and /usr/bin/nodeadm linking to the agent), by a read-only overlay over /usr/bin (the host's /usr is never written), and
 # /etc/eks/eks-node-agent linking to the agent.
 install_binaries() {
   local bin=$WORK/usr-bin
@@ -33,6 +33,7 @@ install_binaries() {
   cp "$E2E_DIR/fake-kubelet/kubelet" "$bin/kubelet"
   mount -t overlay e2e-usr-bin -o "lowerdir=$bin:/usr/bin" /usr/bin ||
     { echo "not ok - cannot overlay /usr/bin"; exit 1; }
+  ln -s eks-node-agent "$bin/nodeadm"  # the AL2023 units' name for it
   ln -s /usr/bin/eks-node-agent /etc/eks/eks-node-agent
 }
 
