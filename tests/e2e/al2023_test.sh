@@ -14,22 +14,6 @@ DROPIN=/etc/kubernetes/kubelet/config.json.d/40-nodeadm.conf
 ENVF=/etc/eks/kubelet/environment
 CRED_BIN=/etc/eks/image-credential-provider/ecr-credential-provider
 
-# al2023_root NAME [KUBELET-VERSION]: a scratch root with AL2023's os-release, kubelet version
-# file and credential provider binary.
-al2023_root() {
-  local r
-  r=$(new_root "$1")
-  printf 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n' >"$r/etc/os-release"
-  echo "${2:-v1.31.2-eks-1234567}" >"$r/etc/eks/kubelet-version.txt"
-  mkdir -p "$r/etc/eks/image-credential-provider"
-  printf '#!/bin/sh\n' >"$r$CRED_BIN"
-  chmod 755 "$r$CRED_BIN"
-  echo "$r"
-}
-set_user_data() {
-  imds_control "$("$PY" -c 'import base64,json,sys; print(json.dumps({"action": "set_values", "encoding": "base64",
-    "values": {"latest/user-data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}}))' "$1")"
-}
 nodeconfig() {
   printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: %s\n    apiServerEndpoint: %s\n    certificateAuthority: %s\n    cidr: 10.100.0.0/16\n%s' \
     "$1" "$ENDPOINT" "$CA_B64" "${2:-}"

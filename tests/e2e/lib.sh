@@ -94,6 +94,24 @@ new_root() {
   echo "$r"
 }
 
+# al2023_root NAME [KUBELET-VERSION]: a scratch root with AL2023's os-release, kubelet version
+# file and credential provider binary.
+al2023_root() {
+  local r
+  r=$(new_root "$1")
+  printf 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n' >"$r/etc/os-release"
+  echo "${2:-v1.31.2-eks-1234567}" >"$r/etc/eks/kubelet-version.txt"
+  mkdir -p "$r/etc/eks/image-credential-provider"
+  printf '#!/bin/sh\n' >"$r/etc/eks/image-credential-provider/ecr-credential-provider"
+  chmod 755 "$r/etc/eks/image-credential-provider/ecr-credential-provider"
+  echo "$r"
+}
+# set_user_data FILE: the IMDS emulator serves FILE's bytes (binary safe) as latest/user-data.
+set_user_data() {
+  imds_control "$("$PY" -c 'import base64,json,sys; print(json.dumps({"action": "set_values", "encoding": "base64",
+    "values": {"latest/user-data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}}))' "$1")"
+}
+
 CA_PEM=$(printf -- '-----BEGIN CERTIFICATE-----\nMIIBdummyCAforTests\n-----END CERTIFICATE-----\n')
 CA_B64=$(printf '%s\n' "$CA_PEM" | base64 -w0)
 ENDPOINT=https://ABCDEF0123456789.gr7.us-west-2.eks.amazonaws.com

@@ -17,20 +17,6 @@ KCFG=/etc/kubernetes/kubelet/config.json
 CACHE=/run/eks/nodeadm/config.json
 MARKER=/run/nodeadm/init
 
-al2023_root() {
-  local r
-  r=$(new_root "$1")
-  printf 'NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n' >"$r/etc/os-release"
-  echo "v1.31.2-eks-1234567" >"$r/etc/eks/kubelet-version.txt"
-  mkdir -p "$r/etc/eks/image-credential-provider"
-  printf '#!/bin/sh\n' >"$r/etc/eks/image-credential-provider/ecr-credential-provider"
-  chmod 755 "$r/etc/eks/image-credential-provider/ecr-credential-provider"
-  echo "$r"
-}
-set_user_data() {
-  imds_control "$("$PY" -c 'import base64,json,sys; print(json.dumps({"action": "set_values", "encoding": "base64",
-    "values": {"latest/user-data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}}))' "$1")"
-}
 # nodeconfig NAME [EXTRA-SPEC-YAML]: a NodeConfig with the InstanceIdNodeName gate unless EXTRA says otherwise.
 nodeconfig() {
   printf 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: %s\n    apiServerEndpoint: %s\n    certificateAuthority: %s\n    cidr: 10.100.0.0/16\n%s' \
@@ -204,11 +190,13 @@ set_user_data "$WORK/nc.yaml"
 cp "$WORK/nc.yaml" "$WORK/late.yaml"
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 R=$(al2023_root late)
-"$PY" - "$REPO" "$PORT" "$WORK/late.yaml" <<'PYEOF' &
+"$PY" - "$REPO" "$PORT" "$WORK/late.yaml" <<'PYEOF' >/dev/null 2>&1 &
 import base64, json, subprocess, sys, time, urllib.request
 repo, port, ud = sys.argv[1], sys.argv[2], sys.argv[3]
 time.sleep(3)
-p = subprocess.Popen([sys.executable, repo + "/tests/support/imds_emulator.py", "--port", port])
+p = subprocess.Popen([sys.executable, repo + "/tests/support/imds_emulator.py", "--port", port],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+open(ud + ".pid", "w").write(str(p.pid))  # the test kills it: this launcher may be killed first
 for _ in range(200):
     try:
         body = json.dumps({"action": "set_values", "encoding": "base64",
@@ -221,6 +209,7 @@ for _ in range(200):
 time.sleep(30)
 p.terminate()
 PYEOF
+# (its output goes nowhere: a pipe left open by a stray process would keep ctest waiting)
 LATE=$!
 SERVER_PIDS+=("$LATE")
 START=$(date +%s)
@@ -229,5 +218,6 @@ check "IMDS up 3 s late: exit 0" rc_is 0
 check "IMDS up 3 s late: waited for it" bash -c '[ $(( $(date +%s) - $1 )) -ge 3 ]' _ "$START"
 check "IMDS up 3 s late: the node configured" test -f "$R$KCFG"
 kill "$LATE" 2>/dev/null
+[ -s "$WORK/late.yaml.pid" ] && kill "$(cat "$WORK/late.yaml.pid")" 2>/dev/null
 
 finish

@@ -13,11 +13,6 @@ DROPIN=/etc/kubernetes/kubelet/config.json.d/40-eks-node-agent.conf
 ARGS=/etc/systemd/system/kubelet.service.d/10-kubelet-args.conf
 DROPIN_DIR=/etc/eks/eks-node-agent.d
 
-# set_user_data FILE: the emulator serves FILE's bytes (binary safe) as latest/user-data.
-set_user_data() {
-  imds_control "$("$PY" -c 'import base64,json,sys; print(json.dumps({"action": "set_values", "encoding": "base64",
-    "values": {"latest/user-data": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}}))' "$1")"
-}
 clear_user_data() { imds_set '{"latest/user-data": null}'; }
 
 # nodeconfig NAME [EXTRA-SPEC-YAML]: a NodeConfig document for cluster NAME.
