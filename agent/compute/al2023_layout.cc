@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include "agent/compute/al2023/kubelet_files.h"
-#include "agent/compute/containerd_config.h"
 #include "agent/compute/kubelet_args.h"
 #include "agent/compute/plan_node.h"
-#include "agent/compute/user_config.h"
 #include "agent/model/embedded.h"
 
 namespace agent::compute {
@@ -15,7 +13,6 @@ namespace {
 namespace nd = al2023;
 constexpr const char* kKubelet = "kubelet.service";
 constexpr const char* kContainerd = "containerd.service";
-constexpr const char* kCaPathNodeadm = "/etc/kubernetes/pki/ca.crt";
 constexpr const char* kKubeconfig = "/var/lib/kubelet/kubeconfig";
 constexpr const char* kBootstrapKubeconfig = "/var/lib/kubelet/bootstrap-kubeconfig";
 
@@ -27,7 +24,7 @@ FileWrite kubelet_file(std::string path, std::string bytes) {
 // TLS-bootstraps from, and /etc/hosts).
 Status add_cluster_files(const NodeSettings& s, const Facts& f, Plan& plan) {
   const NodeConfig& c = s.config;
-  FileWrite ca = kubelet_file(kCaPathNodeadm, s.ca);
+  FileWrite ca = kubelet_file(kCaPath, s.ca);
   ca.secret = true;
   plan.files.push_back(std::move(ca));
   const std::string cluster = c.enable_local_outpost ? *c.cluster_id : c.cluster_name;
