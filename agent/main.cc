@@ -362,6 +362,9 @@ platform::AsioImds::Options nodeadm_imds_options(const std::optional<std::string
   o.overall = cli::kNodeadmImdsBudget;
   o.max_attempts = cli::kNodeadmImdsAttempts;
   o.backoff_cap = std::chrono::milliseconds(1000);
+  // nodeadm looks the region up with a client that also retries 404 (IMDS answers 404 for the
+  // identity document while the instance is still coming up); the document gives us the region.
+  o.retry_not_found = {"latest/dynamic/instance-identity/document"};
   return o;
 }
 

@@ -697,6 +697,11 @@ std::chrono::steady_clock::time_point AsioImds::deadline() {
   return *deadline_;
 }
 
+bool AsioImds::retries_not_found(const std::string& path) const {
+  const auto& list = options_.retry_not_found;
+  return std::find(list.begin(), list.end(), path) != list.end();
+}
+
 milliseconds AsioImds::backoff_for(int attempt) {
   // Full jitter (uniform in [0, min(cap, base * 2^(attempt-1))]) spreads out many nodes retrying
   // against a recovering IMDS; the shift is bounded so the product cannot overflow.
@@ -898,8 +903,16 @@ std::vector<Result<std::string>> AsioImds::get_many(const std::vector<std::strin
           out[j.index].emplace(std::move(x.body));
           break;
         case Outcome::NotFound:
-          out[j.index].emplace(
-              make_error(Errc::NotFound, "IMDS GET {} at {}: HTTP 404, not found", j.path, ep));
+          if (retries_not_found(j.path) && j.attempts < options_.max_attempts) {
+            j.last_failure = "HTTP 404";
+            backoff_attempt = std::max(backoff_attempt, j.attempts);
+            next.push_back(std::move(j));
+            break;
+          }
+          out[j.index].emplace(make_error(Errc::NotFound, "IMDS GET {} at {}: HTTP 404, not found{}",
+                                          j.path, ep,
+                                          j.attempts > 1 ? fmt::format(" after {} attempts", j.attempts)
+                                                         : std::string()));
           break;
         case Outcome::Denied:
           out[j.index].emplace(make_error(

@@ -33,7 +33,9 @@ namespace agent::platform {
 // Retries: connection errors (refused, reset, closed early, timed out), HTTP 429 and 5xx are
 // retried with capped exponential backoff and full jitter, at most `max_attempts` times per path.
 // A 401 refreshes the token once per call and retries without backoff. 404, 403 and other 4xx are
-// final.
+// final, except a 404 on a path listed in `retry_not_found`: IMDS answers 404 for some paths while
+// the instance is still coming up, and nodeadm's client retries those (it is given up as NotFound
+// once the attempts are used up).
 //
 // Deadline: `overall` starts at the first request (get/get_many), not at construction, and covers
 // every later call on this object: an agent run has one IMDS budget. Each HTTP attempt is further
@@ -63,6 +65,7 @@ class AsioImds final : public Imds {
     int token_ttl_seconds = 300;               // 1..21600, sent with the token PUT
     int max_attempts = 10;                     // per path (and for the token), first try included
     std::chrono::milliseconds backoff_base{50}, backoff_cap{1000};
+    std::vector<std::string> retry_not_found;  // paths whose 404 is retried like a 503
     // Seeds the jitter generator; unset seeds it from clock.now(). Tests may pin it.
     std::optional<std::uint32_t> jitter_seed;
   };
@@ -96,6 +99,7 @@ class AsioImds final : public Imds {
   Status ensure_token();
   std::chrono::milliseconds backoff_for(int attempt);  // attempt >= 1
   std::chrono::steady_clock::time_point deadline();    // starts the budget on first use
+  bool retries_not_found(const std::string& path) const;
 
   Options options_;
   Clock& clock_;

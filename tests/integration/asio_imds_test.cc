@@ -346,6 +346,35 @@ TEST_CASE("AsioImds maps 404 to NotFound, naming the path and endpoint") {
   CHECK(client.get("latest/meta-data/mac").error().code == Errc::NotFound);
 }
 
+TEST_CASE("AsioImds retries 404 only on the paths it is told to, then gives up as NotFound") {
+  ImdsEmulator imds;
+  const std::string doc = "latest/dynamic/instance-identity/document";
+  imds.control(fault(doc, 404, 2));
+  imds.control(fault("latest/meta-data/mac", 404, 1));
+  SteadyClock clock;
+  auto o = options_for(imds);
+  o.retry_not_found = {doc};
+  o.backoff_base = 1ms;
+  o.backoff_cap = 5ms;
+  AsioImds client(o, clock);
+  auto got = client.get_many({doc, "latest/meta-data/mac"});
+  CHECK(got[0].has_value());
+  CHECK(contains(got[0].value(), "instanceId"));
+  CHECK(gets(imds, doc) == 3);  // 404, 404, 200
+  REQUIRE_FALSE(got[1].has_value());
+  CHECK(got[1].error().code == Errc::NotFound);  // not listed: the 404 is final
+  CHECK(gets(imds, "latest/meta-data/mac") == 1);
+
+  imds.control(fault(doc, 404));  // a 404 that never goes away ends as NotFound
+  o.max_attempts = 4;
+  AsioImds persistent(o, clock);
+  auto missing = persistent.get(doc);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == Errc::NotFound);
+  CHECK(contains(missing.error().message, "after 4 attempts"));
+  CHECK(gets(imds, doc) == 3 + 4);
+}
+
 TEST_CASE("AsioImds maps the token PUT's 404 and 405 to Unsupported and its 403 to Denied") {
   struct Row {
     int status;
