@@ -14,6 +14,7 @@
 #include "tests/support/fake_imds.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/mem_root_fs.h"
+#include "tests/support/recording_commands.h"
 
 using agent::ClusterInfo;
 using agent::Errc;
@@ -45,11 +46,7 @@ const std::string kPemB64 =
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-struct NoCommands final : agent::CommandRunner {
-  Result<std::string> run(const std::vector<std::string>&) override {
-    return agent::make_error(Errc::NotFound, "no programs here");
-  }
-};
+using NoCommands = agent::testing::RecordingCommands;  // every program: not on PATH
 
 InstanceTypeInfo x9_large() {
   return InstanceTypeInfo{.instance_type = "x9.large", .default_vcpus = 2, .hypervisor = "nitro",

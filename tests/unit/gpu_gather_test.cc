@@ -11,6 +11,7 @@
 #include "tests/support/fake_imds.h"
 #include "tests/support/fake_sysfs.h"
 #include "tests/support/mem_root_fs.h"
+#include "tests/support/recording_commands.h"
 
 using agent::AcceleratorFacts;
 using agent::NodeConfig;
@@ -44,13 +45,7 @@ void set_imds(FakeImds& imds) {
   imds.set(md + "network/interfaces/macs/02:4d:8a:1f:3c:5e/vpc-ipv4-cidr-blocks", "10.0.0.0/16");
 }
 
-struct NoCommands final : agent::CommandRunner {
-  std::vector<std::vector<std::string>> calls;
-  Result<std::string> run(const std::vector<std::string>& argv) override {
-    calls.push_back(argv);
-    return agent::make_error(agent::Errc::NotFound, "{}: not on PATH", argv.at(0));
-  }
-};
+using NoCommands = agent::testing::RecordingCommands;  // every program: not on PATH
 
 NodeConfig node_config() {
   NodeConfig c;

@@ -15,6 +15,7 @@
 #include "tests/support/manual_clock.h"
 #include "tests/support/mem_root_fs.h"
 #include "tests/support/recording_service_manager.h"
+#include "tests/support/recording_commands.h"
 
 using agent::Result;
 using agent::compute::kNvidiaRuntimePath;
@@ -25,11 +26,7 @@ namespace {
 
 constexpr const char* kContainerdConfig = "/etc/containerd/config.toml";
 
-struct NoCommands final : agent::CommandRunner {
-  Result<std::string> run(const std::vector<std::string>& argv) override {
-    return agent::make_error(agent::Errc::NotFound, "{}: not on PATH", argv.at(0));
-  }
-};
+using NoCommands = agent::testing::RecordingCommands;  // every program: not on PATH
 
 // A p5.4xlarge-like node: one H100 (the fixture's bus), 16 CPUs, kubelet 1.30.
 struct GpuNode {

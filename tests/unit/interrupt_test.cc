@@ -20,6 +20,7 @@
 #include "tests/support/manual_clock.h"
 #include "tests/support/mem_root_fs.h"
 #include "tests/support/recording_service_manager.h"
+#include "tests/support/recording_commands.h"
 
 using agent::CancelToken;
 using agent::Errc;
@@ -45,11 +46,7 @@ using Calls = std::vector<std::string>;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-struct NoCommands final : agent::CommandRunner {
-  Result<std::string> run(const std::vector<std::string>& argv) override {
-    return agent::make_error(Errc::NotFound, "{}: not on PATH", argv.at(0));
-  }
-};
+using NoCommands = agent::testing::RecordingCommands;  // every program: not on PATH
 
 // A ManualClock that calls on_sleep(n) after its n-th sleep: the moment a test "sends" a signal
 // or lets another process release the lock, in the middle of a wait.
