@@ -307,6 +307,24 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     log::warn(report.warnings.back().id, "{}", report.warnings.back().message);
   };
 
+  // A unit's follow-up command, once the unit is active: optional, so a failure is a warning.
+  auto then_run = [&](const UnitIntent& u) {
+    if (u.then_run.empty() || report.offline) return;  // an offline root's units are not running
+    const std::string what = fmt::format("{}", fmt::join(u.then_run, " "));
+    Result<std::string> ran = options.commands != nullptr
+                                  ? options.commands->run(u.then_run)
+                                  : Result<std::string>(make_error(Errc::Unsupported, "no command runner"));
+    if (ran) {
+      report.actions.push_back({u.unit, "then " + u.then_run.front(), "done"});
+      return;
+    }
+    const std::string why = first_line(ran.error().message);
+    report.actions.push_back({u.unit, "then " + u.then_run.front(), "failed: " + why});
+    report.warnings.push_back({Diagnostic::Level::Warning, "THEN_RUN_FAILED",
+                               fmt::format("`{}` after {} failed ({}); carrying on without it", what, u.unit, why)});
+    log::warn(report.warnings.back().id, "{}", report.warnings.back().message);
+  };
+
   for (const auto& u : plan.units) {
     if (options.deferred.count(u.unit) > 0) continue;
     AGENT_TRY_STATUS(check_cancel(u.unit));
@@ -314,6 +332,8 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
     if (!done && u.optional && done.error().code != Errc::Timeout && done.error().code != Errc::Interrupted) {
       tolerate(u, done.error());
       done = {};
+    } else if (done) {
+      then_run(u);
     }
     if (!done) return done.error();
     unit_done(u.unit);
@@ -407,6 +427,10 @@ std::string describe_plan(const Plan& plan, const RootFsReader& fs, ServiceManag
     } else {
       out += fmt::format("  leave {} as it is ({})\n", u.unit,
                          st.active_state.empty() ? "no input changed" : st.active_state);
+    }
+    if (!u.then_run.empty()) {
+      out += fmt::format("  then run {}{}\n", fmt::join(u.then_run, " "),
+                         offline ? " -- skipped: offline root" : "");
     }
   }
   for (const auto& d : plan.diagnostics) {

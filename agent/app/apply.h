@@ -19,6 +19,7 @@
 #include "agent/model/result.h"
 #include "agent/ports/cancel.h"
 #include "agent/ports/clock.h"
+#include "agent/ports/command_runner.h"
 #include "agent/ports/mounter.h"
 #include "agent/ports/root_fs.h"
 #include "agent/ports/service_manager.h"
@@ -36,7 +37,7 @@ struct FileChange {
 
 struct UnitAction {
   std::string unit;
-  std::string verb;    // reload, enable, start, restart
+  std::string verb;    // reload, enable, start, restart; "then PROGRAM" for a then_run command
   std::string result;  // done, failed, ..., or "skipped: offline root"
   bool operator==(const UnitAction&) const = default;
 };
@@ -60,6 +61,8 @@ struct ApplyOptions {
   // and kubelet to its run phase, which may be another process): their intents are skipped and the
   // restarts they are owed stay recorded in kPendingPath.
   std::set<std::string> deferred;
+  // Runs a unit's then_run command (null: such commands are skipped with a warning).
+  CommandRunner* commands = nullptr;
 };
 
 // Errors: Io/Denied from the file system (the file named; files written before it stay written,
@@ -73,6 +76,8 @@ struct ApplyOptions {
 // that systemd will not run is mounted directly from its [Mount] section through
 // options.mounter; when that is not possible either, the run goes on and report.warnings says
 // why (the action's result starts with "failed:"). Timeout and Interrupted stay errors.
+// A unit's then_run command runs once the unit is active (not when its job was skipped on an
+// offline root); its failure is a warning (THEN_RUN_FAILED) and the action's result "failed: ...".
 Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& services, Clock& clock,
                                const ApplyOptions& options, ApplyReport* partial = nullptr);
 

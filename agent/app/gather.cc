@@ -11,6 +11,7 @@
 #include "agent/app/aws_lookups.h"
 #include "agent/app/log.h"
 #include "agent/compute/accelerator.h"
+#include "agent/compute/al2023_layout.h"
 #include "agent/compute/al2023/kubelet_files.h"
 #include "agent/compute/cluster_config.h"
 #include "agent/compute/instance_types.h"
@@ -85,6 +86,14 @@ unsigned long long online_memory(const RootFsReader& fs) {
   return size * online;
 }
 
+// The online CPUs from sysfs, else the host's count, at least 1.
+int online_cpus(const RootFsReader& fs, int host_vcpus) {
+  int n = 0;
+  if (auto online = read_optional(fs, "/sys/devices/system/cpu/online")) n = count_cpu_list(*online);
+  if (n <= 0) n = host_vcpus > 0 ? host_vcpus : 1;
+  return n;
+}
+
 // What only the AL2023 layout reads: the credential provider binary (nodeadm's rule: the
 // environment's path, else its own), its kubelet config drop-in, and the containerd version from
 // `containerd --version` when the image has no fact file (as nodeadm; absent: containerd 1.x).
@@ -94,6 +103,7 @@ void gather_al2023(const GatherPorts& ports, Facts& f) {
   f.credential_provider_bin_present = ports.fs.exists(f.credential_provider_bin);
   f.nodeadm_dropin_present = ports.fs.exists(compute::al2023::kKubeletDropinPath);
   f.online_memory_bytes = online_memory(ports.fs);
+  f.pause_tar_present = ports.fs.exists(compute::kPauseTarPath);
   if (!f.containerd_version) {
     if (auto out = ports.commands.run({"containerd", "--version"})) {
       if (auto v = parse_version(*out)) f.containerd_version = v->str();
@@ -232,10 +242,7 @@ Status gather_kubelet_version(const GatherPorts& ports, Facts& f) {
 
 // What the image holds: CPUs, the files compute patches or consults, the units present.
 Status gather_image(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
-  if (auto online = read_optional(ports.fs, "/sys/devices/system/cpu/online")) {
-    f.vcpus = count_cpu_list(*online);
-  }
-  if (f.vcpus <= 0) f.vcpus = ports.host_vcpus > 0 ? ports.host_vcpus : 1;
+  f.vcpus = online_cpus(ports.fs, ports.host_vcpus);
 
   f.kubelet_config = read_optional(ports.fs, compute::kKubeletConfigPath);
   f.eni_max_pods_override = read_optional(ports.fs, compute::kEniMaxPodsPath);
@@ -279,6 +286,14 @@ void gather_network(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
 }
 
 }  // namespace
+
+Facts gather_soci_facts(const RootFsReader& fs, int host_vcpus) {
+  Facts f;
+  f.vcpus = online_cpus(fs, host_vcpus);
+  f.online_memory_bytes = online_memory(fs);
+  f.pause_tar_present = fs.exists(compute::kPauseTarPath);
+  return f;
+}
 
 Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   Facts f;

@@ -46,6 +46,10 @@ struct GatherPorts {
 // DescribeInstances, Interrupted.
 Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports);
 
+// Only what decides SOCI and its pause image import (vcpus, online_memory_bytes, pause_tar_present),
+// for nodeadm's run phase when it runs without the config phase: no IMDS, no commands.
+Facts gather_soci_facts(const RootFsReader& fs, int host_vcpus);
+
 // NVIDIA GPUs on the PCI bus (/sys/bus/pci/devices/*/{vendor,class} under the root) and whether
 // the NVIDIA container runtime is installed. No sysfs (an image root) means no GPUs; a device whose
 // attributes cannot be read is skipped. Never fails; runs no program.

@@ -12,6 +12,8 @@
 #include "agent/app/nodeadm_config.h"
 #include "agent/app/resolve_config.h"
 #include "agent/cli/config_sources.h"
+#include "agent/app/gather.h"
+#include "agent/compute/al2023_layout.h"
 #include "agent/compute/plan_node.h"
 
 namespace agent::app {
@@ -181,7 +183,7 @@ struct Pipeline {
       return {};
     }
     auto applied = apply_plan(plan, ports.fs, ports.services, ports.clock,
-                              ApplyOptions{deadline, o.kubelet_settle, ports.cancel, ports.mounter, deferred},
+                              ApplyOptions{deadline, o.kubelet_settle, ports.cancel, ports.mounter, deferred, &ports.commands},
                               &out.report);
     phase_done(phase, t);
     if (!applied) return applied.error();
@@ -241,6 +243,15 @@ Status nodeadm_config_phase(Pipeline& p, const NodeadmConfig& nc) {
   return {};
 }
 
+// containerd's intent in the run phase: the config phase's when it ran in this process, else
+// decided again from the host (SOCI's pause image import depends on its size), as nodeadm does.
+UnitIntent containerd_run_intent(Pipeline& p) {
+  for (const auto& u : p.out.plan.units) {
+    if (u.unit == kContainerdUnit) return u;
+  }
+  return compute::al2023_containerd_unit(p.o.node, gather_soci_facts(p.ports.fs, p.ports.host_vcpus));
+}
+
 // nodeadm's run phase: the marker, local disks, then containerd and kubelet (those --daemon names):
 // restarted when an input changed (now or in an earlier config phase), started when inactive.
 Status nodeadm_run_phase(Pipeline& p) {
@@ -260,9 +271,12 @@ Status nodeadm_run_phase(Pipeline& p) {
       deferred.insert(unit);
       continue;
     }
-    const bool kubelet = std::string_view(unit) == kKubeletUnit;
-    run.units.push_back({.unit = unit, .start_if_inactive = true, .restart_on_change = true,
-                         .check_stays_up = kubelet});
+    if (std::string_view(unit) == kContainerdUnit) {
+      run.units.push_back(containerd_run_intent(p));
+    } else {
+      run.units.push_back({.unit = unit, .start_if_inactive = true, .restart_on_change = true,
+                           .check_stays_up = true});
+    }
   }
   return p.apply(run, "run", deferred);
 }

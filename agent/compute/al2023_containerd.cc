@@ -32,8 +32,17 @@ std::string al2023_sandbox_image(const NodeSettings& s) {
   return nd::kNodeadmSandboxImage;
 }
 
-bool al2023_soci(const NodeSettings& s, const Facts& f) {
-  return nd::soci_enabled(s.config.fast_image_pull, static_cast<long long>(f.vcpus) * 1000, f.online_memory_bytes);
+bool al2023_soci(const NodeConfig& c, const Facts& f) {
+  return nd::soci_enabled(c.fast_image_pull, static_cast<long long>(f.vcpus) * 1000, f.online_memory_bytes);
+}
+
+UnitIntent al2023_containerd_unit(const NodeConfig& c, const Facts& f) {
+  UnitIntent u{.unit = "containerd.service", .start_if_inactive = true, .restart_on_change = true};
+  if (al2023_soci(c, f) && f.pause_tar_present) {
+    u.then_run = {"ctr", "--namespace", "k8s.io", "images", "import", "--snapshotter", "soci",
+                  "--discard-unpacked-layers=false", "--local", kPauseTarPath};
+  }
+  return u;
 }
 
 Status add_al2023_containerd_files(const NodeSettings& s, const Facts& f, Plan& plan) {

@@ -136,7 +136,7 @@ Status add_al2023_layout(const NodeSettings& s, const Facts& f, Plan& plan) {
     // containerd's drop-in Requires= it; optional: without it images are still pulled, by containerd.
     plan.units.push_back({.unit = "soci-snapshotter.service", .restart_on_change = true, .optional = true});
   }
-  plan.units.push_back({.unit = kContainerd, .start_if_inactive = true, .restart_on_change = true});
+  plan.units.push_back(al2023_containerd_unit(s.config, f));
   plan.units.push_back({.unit = kKubelet,
                         .enable = !s.config.nodeadm,
                         .start_if_inactive = true,

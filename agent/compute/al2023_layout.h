@@ -23,6 +23,15 @@ Status add_al2023_containerd_files(const NodeSettings& settings, const Facts& fa
 std::string al2023_sandbox_image(const NodeSettings& settings);
 
 // SOCI (FastImagePull): the gate on, 4 vCPUs or more and 7 GiB of online memory or more.
-bool al2023_soci(const NodeSettings& settings, const Facts& facts);
+bool al2023_soci(const NodeConfig& config, const Facts& facts);
+inline bool al2023_soci(const NodeSettings& settings, const Facts& facts) { return al2023_soci(settings.config, facts); }
+
+// Where the image keeps the pause image as an archive (its cache-pause-container step).
+inline constexpr const char* kPauseTarPath = "/etc/eks/pause.tar";
+
+// containerd as nodeadm's run phase treats it: started when inactive, restarted on a changed input;
+// with SOCI and the image's pause.tar, the pause image is imported into SOCI's snapshotter once
+// containerd is up, every run (nodeadm's PostLaunch; without it containerd would pull it again).
+UnitIntent al2023_containerd_unit(const NodeConfig& config, const Facts& facts);
 
 }  // namespace agent::compute

@@ -56,6 +56,7 @@ struct Facts {
   std::string credential_provider_bin;
   bool credential_provider_bin_present = false;
   bool nodeadm_dropin_present = false;
+  bool pause_tar_present = false;              // /etc/eks/pause.tar (SOCI imports it after containerd starts)
   unsigned long long online_memory_bytes = 0;  // memory block size x online blocks (SOCI's threshold)
   bool fips_ecr_endpoint = false;      // FIPS mode on and the ecr-fips host resolves
   std::vector<std::string> outpost_host_addresses;  // resolved API host (outpost only)

@@ -108,6 +108,7 @@ void to_json(nlohmann::json& j, const Plan& p) {
                      {"enable", u.enable},
                      {"startIfInactive", u.start_if_inactive},
                      {"restartOnChange", u.restart_on_change}});
+    if (!u.then_run.empty()) units.back()["thenRun"] = u.then_run;
   }
   nlohmann::json diags = nlohmann::json::array();
   for (const auto& d : p.diagnostics) {

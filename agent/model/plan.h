@@ -36,6 +36,9 @@ struct UnitIntent {
   bool restart_on_change = false;  // restart it when a file listing it in `restarts` changed
   bool check_stays_up = false;     // after a job, watch that it stays active (kubelet)
   bool optional = false;           // kubelet runs without it: a failure is a warning, not an error
+  // Run once the unit is active, every run (nodeadm's PostLaunch: SOCI's pause image import). The
+  // unit is needed, this is not: a failure is a warning.
+  std::vector<std::string> then_run;
   bool operator==(const UnitIntent&) const = default;
 };
 

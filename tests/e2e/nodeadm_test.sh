@@ -220,4 +220,43 @@ check "IMDS up 3 s late: the node configured" test -f "$R$KCFG"
 kill "$LATE" 2>/dev/null
 [ -s "$WORK/late.yaml.pid" ] && kill "$(cat "$WORK/late.yaml.pid")" 2>/dev/null
 
+# IMDS up, but the identity document still 404 (as while the instance is coming up): retried, as
+# nodeadm's region lookup retries it; another path's 404 is not.
+IDDOC=latest/dynamic/instance-identity/document
+imds_control "{\"action\":\"fault\",\"path\":\"$IDDOC\",\"status\":404,\"count\":3}"
+imds_control '{"action":"reset_stats"}'
+R=$(al2023_root doc404)
+nodeadm "$R" init
+check "identity document 404 three times: exit 0" rc_is 0
+check "identity document 404 three times: asked four times" equals "$(imds_stat "s['gets']['$IDDOC']")" 4
+check "identity document 404 three times: the node configured" test -f "$R$KCFG"
+imds_control '{"action":"clear_faults"}'
+
+# --- FastImagePull: SOCI's pause image import in the run phase ---------------------------------
+# An 8-CPU, 8 GiB host (its sysfs in the root) with the image's /etc/eks/pause.tar: the config phase
+# writes SOCI's files; the run phase, its own process as in nodeadm-run.service, decides again from
+# the host and imports the archive once containerd is up (a scratch root runs no daemon: --dry-run
+# shows the command, marked skipped).
+nodeconfig soci-cluster "  featureGates:
+    InstanceIdNodeName: true
+    FastImagePull: true
+" >"$WORK/soci.yaml"
+set_user_data "$WORK/soci.yaml"
+R=$(al2023_root soci)
+mkdir -p "$R/sys/devices/system/cpu" "$R/sys/devices/system/memory"
+echo 0-7 >"$R/sys/devices/system/cpu/online"
+echo 8000000 >"$R/sys/devices/system/memory/block_size_bytes"
+for i in $(seq 0 63); do mkdir -p "$R/sys/devices/system/memory/memory$i" && echo 1 >"$R/sys/devices/system/memory/memory$i/online"; done
+echo archive >"$R/etc/eks/pause.tar"
+nodeadm "$R" init --skip run --config-cache $CACHE
+check "soci: config phase exit 0" rc_is 0
+check "soci: containerd drop-in" contains "$R/etc/systemd/system/containerd.service.d/10-soci-snapshotter.conf" "Requires=soci-snapshotter.service"
+nodeadm "$R" init --skip config --config-cache $CACHE --dry-run
+check "soci: run phase dry run exit 0" rc_is 0
+check "soci: run phase imports the pause archive after containerd" contains "$WORK/out" \
+  "then run ctr --namespace k8s.io images import --snapshotter soci --discard-unpacked-layers=false --local /etc/eks/pause.tar"
+rm "$R/etc/eks/pause.tar"
+nodeadm "$R" init --skip config --config-cache $CACHE --dry-run
+check "soci: no archive, no import" lacks "$WORK/out" "images import"
+
 finish

@@ -276,7 +276,18 @@ TEST_CASE("al2023: FastImagePull turns SOCI on only on nodes of 4 vCPUs and 7 Gi
   CHECK(bytes(on, "/etc/systemd/system/containerd.service.d/10-soci-snapshotter.conf").find("Requires=soci-snapshotter.service") !=
         std::string::npos);
   CHECK(!bytes(on, "/etc/soci-snapshotter-grpc/config.toml").empty());
+  auto containerd = [](const Plan& p) {
+    auto it = std::find_if(p.units.begin(), p.units.end(), [](const auto& u) { return u.unit == "containerd.service"; });
+    REQUIRE(it != p.units.end());
+    return *it;
+  };
+  CHECK(containerd(on).then_run.empty());  // the image has no /etc/eks/pause.tar to import
+  f.pause_tar_present = true;
+  CHECK(containerd(plan(c, f)).then_run ==
+        std::vector<std::string>{"ctr", "--namespace", "k8s.io", "images", "import", "--snapshotter", "soci",
+                                 "--discard-unpacked-layers=false", "--local", "/etc/eks/pause.tar"});
   f.online_memory_bytes = 6ull << 30;
+  CHECK(containerd(plan(c, f)).then_run.empty());  // no SOCI, no import, even with the archive
   const Plan off = plan(c, f);
   CHECK(bytes(off, "/etc/containerd/config.toml").find("soci") == std::string::npos);
   CHECK(std::any_of(off.diagnostics.begin(), off.diagnostics.end(), [](const auto& d) { return d.id == "SOCI_NOT_APPLIED"; }));

@@ -11,6 +11,7 @@
 #include "agent/compute/plan_node.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/mem_root_fs.h"
+#include "tests/support/recording_commands.h"
 #include "tests/support/recording_mounter.h"
 #include "tests/support/recording_service_manager.h"
 
@@ -579,4 +580,58 @@ TEST_CASE("describe_plan marks a unit action that would fail late, and says whic
     CHECK(contains(text, "  start containerd.service (now inactive) -- skipped: offline root"));
     CHECK_FALSE(would_fail.has_value());
   }
+}
+
+TEST_CASE("a unit's then_run command runs once it is active, every run; its failure is a warning") {
+  Node node;
+  agent::testing::RecordingCommands commands;
+  Plan p = plan();
+  auto containerd = std::find_if(p.units.begin(), p.units.end(), [](const auto& u) { return u.unit == "containerd.service"; });
+  REQUIRE(containerd != p.units.end());
+  containerd->then_run = {"ctr", "images", "import", "/etc/eks/pause.tar"};
+  ApplyOptions o = node.options();
+  o.commands = &commands;
+
+  commands.answers.insert_or_assign("ctr", std::string("unpacking localhost/kubernetes/pause:latest...done\n"));
+  auto first = apply_plan(p, node.fs, node.services, node.clock, o);
+  REQUIRE(first.has_value());
+  REQUIRE(commands.calls.size() == 1);
+  CHECK(commands.calls[0] == containerd->then_run);
+  CHECK(std::find(first->actions.begin(), first->actions.end(),
+                  UnitAction{"containerd.service", "then ctr", "done"}) != first->actions.end());
+  CHECK(first->warnings.empty());
+
+  // Nothing changed, containerd is left running, and the import still runs (nodeadm's PostLaunch).
+  commands.answers.insert_or_assign("ctr", agent::make_error(Errc::Invalid, "ctr: exit status 1: content digest not found\nmore"));
+  node.services.clear_calls();
+  auto second = apply_plan(p, node.fs, node.services, node.clock, o);
+  REQUIRE(second.has_value());
+  CHECK(commands.calls.size() == 2);
+  CHECK(std::find(second->actions.begin(), second->actions.end(),
+                  UnitAction{"containerd.service", "then ctr", "failed: ctr: exit status 1: content digest not found"}) !=
+        second->actions.end());
+  REQUIRE(second->warnings.size() == 1);
+  CHECK(second->warnings[0].id == "THEN_RUN_FAILED");
+  CHECK(contains(second->warnings[0].message, "`ctr images import /etc/eks/pause.tar` after containerd.service"));
+  CHECK(node.services.state("kubelet.service").value().active_state == "active");  // the node still joins
+
+  // An offline root runs no unit, so nothing runs after one.
+  Node offline;
+  offline.services.fail_call("restart containerd.service", agent::make_error(Errc::Unsupported, "offline root"));
+  offline.services.fail_call("start kubelet.service", agent::make_error(Errc::Unsupported, "offline root"));
+  offline.services.fail_call("start sys-fs-bpf.mount", agent::make_error(Errc::Unsupported, "offline root"));
+  REQUIRE(apply_plan(p, offline.fs, offline.services, offline.clock, o).has_value());
+  CHECK(commands.calls.size() == 2);
+}
+
+TEST_CASE("describe_plan shows a unit's then_run command") {
+  Node node;
+  Plan p = plan();
+  for (auto& u : p.units) {
+    if (u.unit == "containerd.service") u.then_run = {"ctr", "images", "import", "/etc/eks/pause.tar"};
+  }
+  const std::string text = describe_plan(p, node.fs, node.services);
+  CHECK(contains(text, "  then run ctr images import /etc/eks/pause.tar\n"));
+  CHECK(contains(describe_plan(p, node.fs, node.services, /*offline=*/true),
+                 "  then run ctr images import /etc/eks/pause.tar -- skipped: offline root\n"));
 }
