@@ -14,7 +14,12 @@ Prints numbers; never fails on them.
 --platform al2023 makes each scratch root an Amazon Linux 2023 image (os-release, the credential
 provider binary), so the agent writes nodeadm's layout from the same bootstrap.sh flags.
 --flow nodeadm (implies al2023) runs `eks-node-agent nodeadm init` (both phases in one process)
-from a NodeConfig file with InstanceIdNodeName (no EC2), the AL2023 image's boot.
+from a NodeConfig file with InstanceIdNodeName (no EC2).
+--flow nodeadm-units is the AL2023 image's boot as its two units run it: two processes, the command
+lines of nodeadm-config.service (`init --skip run -c imds://user-data --config-cache ...`) and
+nodeadm-run.service (`init --skip config -c imds://user-data -c file:///etc/eks/nodeadm.d/
+--config-cache ...`), NodeConfig user data from the emulator; a row sums both processes' wall, CPU,
+requests and round trips (peak RSS: the larger).
 """
 import argparse
 import json
@@ -81,24 +86,14 @@ def make_root(root):
         open(os.path.join(root, "etc/eks/image-credential-provider/ecr-credential-provider"), "w").write("")
 
 
-def one_run(agent, url, tmp, i, converged=False):
-    root = os.path.join(tmp, f"root{i}")
-    if not os.path.exists(root):
-        make_root(root)
-    if FLOW == "nodeadm":
-        nc = os.path.join(root, "etc/eks/nodeconfig.yaml")  # a node path: sources are read under --root
-        if not os.path.exists(nc):
-            open(nc, "w").write(
-                "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: bench\n"
-                "    apiServerEndpoint: https://BENCH.gr7.us-west-2.eks.amazonaws.com\n"
-                f"    certificateAuthority: {CA}\n    cidr: 10.100.0.0/16\n  kubelet:\n    flags: [--node-labels=bench=1]\n"
-                "  featureGates:\n    InstanceIdNodeName: true\n")
-        args = [agent, "nodeadm", "init", "-c", "file:///etc/eks/nodeconfig.yaml", "--root", root,
-                "--imds-endpoint", url, "--config-cache", "/run/eks/nodeadm/config.json"]
-    else:
-        args = [agent, "--root", root, "--imds-endpoint", url, "--cluster", "bench",
-                "--apiserver-endpoint", "https://BENCH.gr7.us-west-2.eks.amazonaws.com",
-                "--b64-cluster-ca", CA, "--kubelet-extra-args", "--node-labels=bench=1"]
+NODECONFIG = ("apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: bench\n"
+              "    apiServerEndpoint: https://BENCH.gr7.us-west-2.eks.amazonaws.com\n"
+              f"    certificateAuthority: {CA}\n    cidr: 10.100.0.0/16\n  kubelet:\n    flags: [--node-labels=bench=1]\n"
+              "  featureGates:\n    InstanceIdNodeName: true\n")
+
+
+def measure(args, tmp):
+    """One agent process under bench_measure: its wall, CPU, peak RSS and IMDS requests/round trips."""
     errfile = os.path.join(tmp, "stderr")
     with open(errfile, "w") as ef:
         res = subprocess.run([MEASURE] + args, stdout=subprocess.PIPE, stderr=ef, check=True)
@@ -107,10 +102,38 @@ def one_run(agent, url, tmp, i, converged=False):
     if status != 0:
         raise SystemExit(f"agent failed:\n{err}")
     m = re.search(r"(\d+) IMDS requests in (\d+) round trips", err) or re.search(r"()()", "")
-    if not converged:
-        shutil.rmtree(root)
     return {"wall_ms": wall_us / 1000, "cpu_ms": cpu_us / 1000,
             "rss_kib": rss_kib, "requests": int(m.group(1) or 0), "round_trips": int(m.group(2) or 0)}
+
+
+def one_run(agent, url, tmp, i, converged=False):
+    root = os.path.join(tmp, f"root{i}")
+    if not os.path.exists(root):
+        make_root(root)
+    if FLOW == "nodeadm-units":
+        cache = ["--config-cache", "/run/eks/nodeadm/config.json", "--root", root, "--imds-endpoint", url]
+        a = measure([agent, "nodeadm", "init", "--skip", "run", "-c", "imds://user-data"] + cache, tmp)
+        b = measure([agent, "nodeadm", "init", "--skip", "config", "-c", "imds://user-data",
+                     "-c", "file:///etc/eks/nodeadm.d/"] + cache, tmp)
+        if not converged:
+            shutil.rmtree(root)
+        return {"wall_ms": a["wall_ms"] + b["wall_ms"], "cpu_ms": a["cpu_ms"] + b["cpu_ms"],
+                "rss_kib": max(a["rss_kib"], b["rss_kib"]), "requests": a["requests"] + b["requests"],
+                "round_trips": a["round_trips"] + b["round_trips"]}
+    if FLOW == "nodeadm":
+        nc = os.path.join(root, "etc/eks/nodeconfig.yaml")  # a node path: sources are read under --root
+        if not os.path.exists(nc):
+            open(nc, "w").write(NODECONFIG)
+        args = [agent, "nodeadm", "init", "-c", "file:///etc/eks/nodeconfig.yaml", "--root", root,
+                "--imds-endpoint", url, "--config-cache", "/run/eks/nodeadm/config.json"]
+    else:
+        args = [agent, "--root", root, "--imds-endpoint", url, "--cluster", "bench",
+                "--apiserver-endpoint", "https://BENCH.gr7.us-west-2.eks.amazonaws.com",
+                "--b64-cluster-ca", CA, "--kubelet-extra-args", "--node-labels=bench=1"]
+    result = measure(args, tmp)
+    if not converged:
+        shutil.rmtree(root)
+    return result
 
 
 def main():
@@ -122,14 +145,16 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--latency", default="0,2")
     ap.add_argument("--platform", choices=("al2", "al2023"), default="al2")
-    ap.add_argument("--flow", choices=("bootstrap", "nodeadm"), default="bootstrap")
+    ap.add_argument("--flow", choices=("bootstrap", "nodeadm", "nodeadm-units"), default="bootstrap")
     a = ap.parse_args()
     FLOW = a.flow
-    PLATFORM = "al2023" if a.flow == "nodeadm" else a.platform
+    PLATFORM = "al2023" if a.flow.startswith("nodeadm") else a.platform
     MEASURE = os.path.join(os.path.dirname(os.path.abspath(a.agent)), "bench_measure")
     tmp = tempfile.mkdtemp(prefix="eks-bench.", dir=a.root_dir)
     proc, url = start_emulator(tmp)
     try:
+        if FLOW == "nodeadm-units":
+            control(url, {"action": "set_values", "values": {"latest/user-data": NODECONFIG}})
         print(f"{'mode':>9} {'latency':>7} {'RTT':>6} {'runs':>4} {'wall p50':>9} {'wall p90':>9} "
               f"{'cpu p50':>8} {'cpu max':>8} {'rss max':>8} {'reqs':>4} {'RTs':>3} {'target wall':>12}")
         for lat in [int(x) for x in a.latency.split(",")]:
