@@ -9,6 +9,7 @@ PKGS=(
   libyaml-dev zlib1g-dev   # NodeConfig user data: YAML documents, gzip'd user data
   clang libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan/UBSan (ctest fuzz_smoke)
   systemd systemd-container dbus
+  iproute2  # tests/e2e/networkd_test.sh: veth links for systemd-networkd (ctest e2e_networkd)
   xfsprogs  # tests/e2e/disks_test.sh: real mkfs.xfs on loop devices (ctest e2e_disks)
   busybox-static  # tests/e2e/build_test.sh: a static /bin/sh inside scratch image roots (chroot)
   python3-botocore  # tests/support/aws_emulator.py verifies SigV4 with botocore (/usr/bin/python3)
