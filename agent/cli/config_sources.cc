@@ -64,14 +64,37 @@ bool tolerates_no_node_config(const ConfigSource& s) {
   return s.kind == ConfigSource::Kind::UserData || s.directory;
 }
 
-Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std::vector<std::string>& warnings) {
-  const userdata::NodeConfigSpec& s = merged.spec;
-  NodeConfig& n = o.node;
-  auto overridden = [&](const char* field, const char* flag) {
-    warnings.push_back(fmt::format("{}: {} is overridden by {}", origin_of(merged, field), field, flag));
-  };
-  auto took = [&](const std::string& field) { o.sources.push_back(provenance(merged, field)); };
+namespace {
 
+// Maps one merged NodeConfig onto the options, field by field, recording where each value came
+// from (o.sources) and which fields the command line overrode (warnings).
+struct FieldMapper {
+  Options& o;
+  const userdata::NodeConfigDoc& merged;
+  std::vector<std::string>& warnings;
+
+  void overridden(const char* field, const char* by) {
+    warnings.push_back(fmt::format("{}: {} is overridden by {}", origin_of(merged, field), field, by));
+  }
+  void took(const std::string& field) { o.sources.push_back(provenance(merged, field)); }
+  // A field the command line can also set: the flag wins (and a warning says so), else the field.
+  template <typename T, typename U>
+  void unless_flag(const std::optional<T>& value, const char* field, const char* flag, U& target) {
+    if (!value) return;
+    if (given(o, flag)) return overridden(field, flag);
+    target = *value;
+    took(field);
+  }
+
+  Status cluster(const userdata::NodeConfigSpec& s);
+  void kubelet(const userdata::NodeConfigSpec& s);
+  void containerd(const userdata::NodeConfigSpec& s);
+  void instance(const userdata::NodeConfigSpec& s);
+  void feature_gates(const userdata::NodeConfigSpec& s);
+};
+
+Status FieldMapper::cluster(const userdata::NodeConfigSpec& s) {
+  NodeConfig& n = o.node;
   if (s.name) {
     if (given(o, "--cluster")) {
       if (*s.name != n.cluster_name) overridden("spec.cluster.name", "the cluster name on the command line");
@@ -80,22 +103,8 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
       took("spec.cluster.name");
     }
   }
-  if (s.api_server_endpoint) {
-    if (given(o, "--apiserver-endpoint")) {
-      overridden("spec.cluster.apiServerEndpoint", "--apiserver-endpoint");
-    } else {
-      n.apiserver_endpoint = *s.api_server_endpoint;
-      took("spec.cluster.apiServerEndpoint");
-    }
-  }
-  if (s.certificate_authority) {
-    if (given(o, "--b64-cluster-ca")) {
-      overridden("spec.cluster.certificateAuthority", "--b64-cluster-ca");
-    } else {
-      n.b64_cluster_ca = *s.certificate_authority;
-      took("spec.cluster.certificateAuthority");
-    }
-  }
+  unless_flag(s.api_server_endpoint, "spec.cluster.apiServerEndpoint", "--apiserver-endpoint", n.apiserver_endpoint);
+  unless_flag(s.certificate_authority, "spec.cluster.certificateAuthority", "--b64-cluster-ca", n.b64_cluster_ca);
   if (s.cidr && !s.cidr->empty()) {
     if (given(o, "--service-ipv4-cidr") || given(o, "--service-ipv6-cidr")) {
       overridden("spec.cluster.cidr", given(o, "--service-ipv4-cidr") ? "--service-ipv4-cidr" : "--service-ipv6-cidr");
@@ -111,22 +120,13 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
       took("spec.cluster.cidr");
     }
   }
-  if (s.enable_outpost) {
-    if (given(o, "--enable-local-outpost")) {
-      overridden("spec.cluster.enableOutpost", "--enable-local-outpost");
-    } else {
-      n.enable_local_outpost = *s.enable_outpost;
-      took("spec.cluster.enableOutpost");
-    }
-  }
-  if (s.id) {
-    if (given(o, "--cluster-id")) {
-      overridden("spec.cluster.id", "--cluster-id");
-    } else {
-      n.cluster_id = *s.id;
-      took("spec.cluster.id");
-    }
-  }
+  unless_flag(s.enable_outpost, "spec.cluster.enableOutpost", "--enable-local-outpost", n.enable_local_outpost);
+  unless_flag(s.id, "spec.cluster.id", "--cluster-id", n.cluster_id);
+  return {};
+}
+
+void FieldMapper::kubelet(const userdata::NodeConfigSpec& s) {
+  NodeConfig& n = o.node;
   if (!s.kubelet_config.empty()) {
     n.kubelet_config = s.kubelet_config;
     if (given(o, "--dns-cluster-ip") && n.kubelet_config.contains("clusterDNS")) {
@@ -141,36 +141,41 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.kubelet_flags = s.kubelet_flags;
     took("spec.kubelet.flags");
   }
-  if ((s.nameservers && !s.nameservers->empty()) || (s.domains && !s.domains->empty())) {
-    n.nameservers = s.nameservers.value_or(std::vector<std::string>{});
-    n.dns_domains = s.domains.value_or(std::vector<std::string>{});
-    took("spec.instance.network");
-  }
   if (s.max_pods_expression && !s.max_pods_expression->empty()) {
     n.max_pods_expression = *s.max_pods_expression;
     took("spec.kubelet.maxPodsExpression");
   }
-  if (s.containerd_config && !s.containerd_config->empty()) {
-    if (given(o, "--containerd-config-file")) {
-      overridden("spec.containerd.config", "--containerd-config-file");
+  if (s.kube_reserved_max_pods) {
+    if (given(o, "--kube-reserved-max-pods")) {
+      overridden("metadata.annotations.node-agent.eks.aws/kube-reserved-max-pods", "--kube-reserved-max-pods");
     } else {
-      n.containerd_config_toml = *s.containerd_config;
-      took("spec.containerd.config");
+      n.kube_reserved_for_effective_max_pods = *s.kube_reserved_max_pods == "effective";
     }
+  }
+}
+
+void FieldMapper::containerd(const userdata::NodeConfigSpec& s) {
+  NodeConfig& n = o.node;
+  if (s.containerd_config && !s.containerd_config->empty()) {
+    unless_flag(s.containerd_config, "spec.containerd.config", "--containerd-config-file", n.containerd_config_toml);
   }
   if (s.base_runtime_spec) {
     n.base_runtime_spec = *s.base_runtime_spec;
     took("spec.containerd.baseRuntimeSpec");
   }
+}
+
+void FieldMapper::instance(const userdata::NodeConfigSpec& s) {
+  NodeConfig& n = o.node;
+  if ((s.nameservers && !s.nameservers->empty()) || (s.domains && !s.domains->empty())) {
+    n.nameservers = s.nameservers.value_or(std::vector<std::string>{});
+    n.dns_domains = s.domains.value_or(std::vector<std::string>{});
+    took("spec.instance.network");
+  }
   if (s.local_storage_strategy) {
-    if (given(o, "--local-disks")) {
-      overridden("spec.instance.localStorage.strategy", "--local-disks");
-    } else {
-      std::string v = *s.local_storage_strategy;
-      for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      n.local_disks = v;
-      took("spec.instance.localStorage.strategy");
-    }
+    std::string v = *s.local_storage_strategy;
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    unless_flag(std::optional<std::string>(v), "spec.instance.localStorage.strategy", "--local-disks", n.local_disks);
   }
   if (s.local_storage_mount_path && !given(o, "--local-disks-dir")) n.local_disks_mount_path = *s.local_storage_mount_path;
   if (s.local_storage_disabled_mounts) {  // added to what --no-bind-* switched off
@@ -183,13 +188,10 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.environment = s.environment;
     took("spec.instance.environment");
   }
-  if (s.kube_reserved_max_pods) {
-    if (given(o, "--kube-reserved-max-pods")) {
-      overridden("metadata.annotations.node-agent.eks.aws/kube-reserved-max-pods", "--kube-reserved-max-pods");
-    } else {
-      n.kube_reserved_for_effective_max_pods = *s.kube_reserved_max_pods == "effective";
-    }
-  }
+}
+
+void FieldMapper::feature_gates(const userdata::NodeConfigSpec& s) {
+  NodeConfig& n = o.node;
   if (auto it = s.feature_gates.find("InstanceIdNodeName"); it != s.feature_gates.end()) {
     n.instance_id_node_name = it->second;
     took("spec.featureGates.InstanceIdNodeName");
@@ -198,6 +200,18 @@ Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std:
     n.fast_image_pull = it->second;
     took("spec.featureGates.FastImagePull");
   }
+}
+
+}  // namespace
+
+Status apply_node_config(Options& o, const userdata::NodeConfigDoc& merged, std::vector<std::string>& warnings) {
+  FieldMapper map{o, merged, warnings};
+  const userdata::NodeConfigSpec& s = merged.spec;
+  AGENT_TRY_STATUS(map.cluster(s));
+  map.kubelet(s);
+  map.containerd(s);
+  map.instance(s);
+  map.feature_gates(s);
   return {};
 }
 
