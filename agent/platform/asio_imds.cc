@@ -768,6 +768,65 @@ Error give_up(const Job& j, const char* verb, const std::string& endpoint, milli
                     j.path, endpoint, j.attempts, j.last_failure, kHint);
 }
 
+// One GET attempt once its round is over, as get_many judges it.
+struct Attempt {
+  Outcome outcome;
+  Transport transport;
+  bool connected;
+  std::string body;
+  std::string failure;  // "HTTP 503", a socket error, ...
+  Errc final_errc;
+};
+
+// The rules one job's attempt is judged by.
+struct GetRules {
+  const std::string& endpoint;
+  int max_attempts;
+  milliseconds overall;
+  bool retry_404;        // the path is in Options::retry_not_found
+  bool token_refreshed;  // this call already refreshed the token after a 401
+};
+
+enum class Verdict { Answered, Retry, RetryWithNewToken };
+
+// What becomes of job `j` after attempt `a`: Answered fills `answer` (the body or the error).
+Verdict judge_get(Job& j, Attempt a, const GetRules& r, std::optional<Result<std::string>>& answer) {
+  ++j.attempts;
+  j.ever_connected = j.ever_connected || a.connected;
+  const std::string& ep = r.endpoint;
+  switch (a.outcome) {
+    case Outcome::Ok:
+      answer.emplace(std::move(a.body));
+      return Verdict::Answered;
+    case Outcome::NotFound:
+      if (r.retry_404 && j.attempts < r.max_attempts) {
+        j.last_failure = "HTTP 404";
+        return Verdict::Retry;
+      }
+      answer.emplace(make_error(Errc::NotFound, "IMDS GET {} at {}: HTTP 404, not found{}", j.path, ep,
+                                j.attempts > 1 ? fmt::format(" after {} attempts", j.attempts) : std::string()));
+      return Verdict::Answered;
+    case Outcome::Denied:
+      answer.emplace(make_error(Errc::Denied, "IMDS GET {} at {}: HTTP 403, forbidden; {}", j.path, ep, kHint));
+      return Verdict::Answered;
+    case Outcome::Unauthorized:
+      if (!r.token_refreshed) return Verdict::RetryWithNewToken;
+      answer.emplace(make_error(Errc::Denied, "IMDS GET {} at {}: HTTP 401 even with a freshly issued token; {}",
+                                j.path, ep, kHint));
+      return Verdict::Answered;
+    case Outcome::Retry:
+      j.last_failure = std::move(a.failure);
+      j.last_timed_out = a.transport == Transport::TimedOut;
+      if (j.attempts < r.max_attempts) return Verdict::Retry;
+      answer.emplace(give_up(j, "GET", ep, r.overall, false));
+      return Verdict::Answered;
+    case Outcome::Final:
+      break;
+  }
+  answer.emplace(make_error(a.final_errc, "IMDS GET {} at {}: {}", j.path, ep, a.failure));
+  return Verdict::Answered;
+}
+
 }  // namespace
 
 Status AsioImds::ensure_token() {
@@ -896,53 +955,13 @@ std::vector<Result<std::string>> AsioImds::get_many(const std::vector<std::strin
         interrupted(j);
         continue;
       }
-      ++j.attempts;
-      j.ever_connected = j.ever_connected || x.connected;
-      switch (x.outcome()) {
-        case Outcome::Ok:
-          out[j.index].emplace(std::move(x.body));
-          break;
-        case Outcome::NotFound:
-          if (retries_not_found(j.path) && j.attempts < options_.max_attempts) {
-            j.last_failure = "HTTP 404";
-            backoff_attempt = std::max(backoff_attempt, j.attempts);
-            next.push_back(std::move(j));
-            break;
-          }
-          out[j.index].emplace(make_error(Errc::NotFound, "IMDS GET {} at {}: HTTP 404, not found{}",
-                                          j.path, ep,
-                                          j.attempts > 1 ? fmt::format(" after {} attempts", j.attempts)
-                                                         : std::string()));
-          break;
-        case Outcome::Denied:
-          out[j.index].emplace(make_error(
-              Errc::Denied, "IMDS GET {} at {}: HTTP 403, forbidden; {}", j.path, ep, kHint));
-          break;
-        case Outcome::Unauthorized:
-          if (token_refreshed) {
-            out[j.index].emplace(make_error(
-                Errc::Denied, "IMDS GET {} at {}: HTTP 401 even with a freshly issued token; {}",
-                j.path, ep, kHint));
-          } else {
-            drop_token = true;
-            next.push_back(std::move(j));
-          }
-          break;
-        case Outcome::Retry:
-          j.last_failure = x.failure();
-          j.last_timed_out = x.transport == Transport::TimedOut;
-          if (j.attempts >= options_.max_attempts) {
-            out[j.index].emplace(give_up(j, "GET", ep, options_.overall, false));
-          } else {
-            backoff_attempt = std::max(backoff_attempt, j.attempts);
-            next.push_back(std::move(j));
-          }
-          break;
-        case Outcome::Final:
-          out[j.index].emplace(
-              make_error(x.final_errc(), "IMDS GET {} at {}: {}", j.path, ep, x.failure()));
-          break;
-      }
+      const GetRules rules{ep, options_.max_attempts, options_.overall, retries_not_found(j.path), token_refreshed};
+      Attempt a{x.outcome(), x.transport, x.connected, std::move(x.body), x.failure(), x.final_errc()};
+      const Verdict v = judge_get(j, std::move(a), rules, out[j.index]);
+      if (v == Verdict::Answered) continue;
+      if (v == Verdict::Retry) backoff_attempt = std::max(backoff_attempt, j.attempts);
+      if (v == Verdict::RetryWithNewToken) drop_token = true;
+      next.push_back(std::move(j));
     }
     if (cancelled) {
       for (const Job& job : next) interrupted(job);
