@@ -295,7 +295,7 @@ Facts gather_soci_facts(const RootFsReader& fs, int host_vcpus) {
   return f;
 }
 
-Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
+Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports, const KnownFacts& known) {
   Facts f;
   InstanceFacts& in = f.instance;
   f.platform = compute::platform_for(config.platform, read_optional(ports.fs, "/etc/os-release"));
@@ -324,7 +324,9 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports) {
   // A --hostname-override in the extra args wins over every source (plan_node), so EC2 is not asked.
   auto extra = compute::inspect_extra_args(c.kubelet_extra_args);
   const bool user_hostname = extra && extra->hostname_override;
-  if (aws && c.hostname_source == HostnameSource::Ec2 && !user_hostname) {
+  if (known.ec2_private_dns_name) {
+    f.ec2_private_dns_name = known.ec2_private_dns_name;
+  } else if (aws && c.hostname_source == HostnameSource::Ec2 && !user_hostname) {
     AGENT_TRY(f.ec2_private_dns_name, ec2_private_dns_name(*aws, where, in.instance_id));
   }
 

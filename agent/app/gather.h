@@ -2,6 +2,7 @@
 // into an immutable Facts value. It reads only what the NodeConfig makes necessary.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,12 @@ struct GatherPorts {
   std::chrono::steady_clock::time_point deadline{};
 };
 
+// What an earlier run already learnt and this one need not ask again: nodeadm's config cache
+// keeps EC2's PrivateDnsName, so an unchanged NodeConfig names the node without an EC2 call.
+struct KnownFacts {
+  std::optional<std::string> ec2_private_dns_name;
+};
+
 // IMDS in three round trips at most: token, then every MAC-independent path at once, then the
 // MAC-dependent paths this config needs. Then, with `ports.aws` and only when needed, the AWS API
 // fallbacks (README "AWS API fallbacks"): EKS DescribeCluster when the endpoint or the CA is
@@ -44,7 +51,8 @@ struct GatherPorts {
 // (Unavailable, Timeout, Denied, NotFound for a required path), NotFound when no kubelet version
 // can be found, Invalid for an unreadable --containerd-config-file, AwsApi from DescribeCluster and
 // DescribeInstances, Interrupted.
-Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports);
+// `known` values are taken as they are (a known PrivateDnsName: EC2 DescribeInstances is not asked).
+Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports, const KnownFacts& known = {});
 
 // Only what decides SOCI and its pause image import (vcpus, online_memory_bytes, pause_tar_present),
 // for nodeadm's run phase when it runs without the config phase: no IMDS, no commands.

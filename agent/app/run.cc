@@ -136,12 +136,14 @@ struct Pipeline {
     return {};
   }
 
-  // Facts (the AWS fallbacks through `aws`, null: none) and the plan.
-  Status gather_and_compute(AwsApi* aws) {
+  // Facts (the AWS fallbacks through `aws`, null: none; `known`: what need not be asked) and the plan.
+  Status gather_and_compute(AwsApi* aws, const KnownFacts& known = {}) {
     AGENT_TRY_STATUS(check_cancel("gathering facts"));
     auto t = ports.clock.now();
-    AGENT_TRY(out.facts, gather(o.node, GatherPorts{ports.imds, ports.fs, ports.commands, ports.resolve,
-                                                    ports.host_vcpus, aws, &ports.clock, ports.cancel, deadline}));
+    AGENT_TRY(out.facts, gather(o.node,
+                                GatherPorts{ports.imds, ports.fs, ports.commands, ports.resolve, ports.host_vcpus,
+                                            aws, &ports.clock, ports.cancel, deadline},
+                                known));
     phase_done("gather", t);
     log::info("GATHERED", "instance {} ({}) in {}, kubelet {} (from {}), {} vCPUs", out.facts.instance.instance_id,
               out.facts.instance.instance_type, out.facts.instance.availability_zone, out.facts.kubelet_version.str(),
@@ -229,11 +231,11 @@ Result<NodeadmConfig> nodeadm_config_phase_inputs(Pipeline& p) {
 // are deferred (their owed restarts stay in kPendingPath for the run phase, which may be another
 // process). An unchanged spec reuses the cached instance details: no EC2 call. Then the cache.
 Status nodeadm_config_phase(Pipeline& p, const NodeadmConfig& nc) {
-  AGENT_TRY_STATUS(p.gather_and_compute(nc.enrich ? p.ports.aws : nullptr));
-  if (!nc.enrich && nc.cached && !nc.cached->private_dns_name.empty() && !p.out.facts.ec2_private_dns_name) {
-    p.out.facts.ec2_private_dns_name = nc.cached->private_dns_name;
-    AGENT_TRY_STATUS(p.compute());
+  KnownFacts known;
+  if (!nc.enrich && nc.cached && !nc.cached->private_dns_name.empty()) {
+    known.ec2_private_dns_name = nc.cached->private_dns_name;
   }
+  AGENT_TRY_STATUS(p.gather_and_compute(nc.enrich ? p.ports.aws : nullptr, known));
   AGENT_TRY_STATUS(p.apply(p.out.plan, "apply", {kContainerdUnit, kKubeletUnit}));
   const std::string& cache = p.o.nodeadm->cache_path;
   if (p.o.dry_run || cache.empty()) return {};

@@ -171,6 +171,12 @@ if /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
   AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init --skip config --config-cache $CACHE
   check "ec2 cache hit: exit 0" rc_is 0
   check "ec2 cache hit: no EC2 call" equals "$(aws_stat 's["requests"]')" 0
+  # both phases again, the NodeConfig unchanged: the config phase names the node from the cache
+  AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init --config-cache $CACHE
+  check "ec2 cache hit, both phases: exit 0" rc_is 0
+  check "ec2 cache hit, both phases: no EC2 call" equals "$(aws_stat 's["requests"]')" 0
+  check "ec2 cache hit, both phases: the cached name" contains "$R$ENVF" \
+    "--hostname-override=ip-10-0-99-1.us-west-2.compute.internal"
 
   # AWS_MAX_ATTEMPTS bounds the attempts of a failing call
   aws_control '{"action":"reset_stats"}'

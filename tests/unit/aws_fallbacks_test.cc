@@ -76,14 +76,14 @@ struct Node {
     fs.put(c::kKubeletVersionPath, "v1.30.4\n");
     fs.put("/sys/devices/system/cpu/online", "0-1\n");
   }
-  Result<Facts> gather(const NodeConfig& cfg) {
+  Result<Facts> gather(const NodeConfig& cfg, const app::KnownFacts& known = {}) {
     app::GatherPorts ports{imds, fs, commands,
                            [this](const std::string& host) {
                              resolved.push_back(host);
                              return std::vector<std::string>{"192.0.2.10"};
                            },
                            2, &aws, &clock, nullptr, clock.now() + 240s};
-    return app::gather(cfg, ports);
+    return app::gather(cfg, ports, known);
   }
   Facts facts(const NodeConfig& cfg) {
     auto f = gather(cfg);
@@ -408,6 +408,20 @@ TEST_CASE("--hostname-source: IMDS by default, EC2 PrivateDnsName, or the instan
   n.aws.instances = {InstanceDescription{.instance_id = "i-0123456789abcdef0", .private_dns_name = "ip-9.ec2.internal"}};
   CHECK(contains(args_dropin(n.plan(cfg)), "--hostname-override=ip-9.ec2.internal"));
   CHECK(n.aws.calls() == std::vector<std::string>{"DescribeInstances i-0123456789abcdef0"});
+}
+
+TEST_CASE("--hostname-source ec2 with a known PrivateDnsName (nodeadm's cache) asks EC2 nothing") {
+  Node n;
+  NodeConfig cfg = complete();
+  cfg.hostname_source = HostnameSource::Ec2;
+  n.aws.instances = {InstanceDescription{.instance_id = "i-0123456789abcdef0", .private_dns_name = "ip-9.ec2.internal"}};
+  auto f = n.gather(cfg, app::KnownFacts{.ec2_private_dns_name = "ip-10-0-99-1.us-west-2.compute.internal"});
+  REQUIRE_MESSAGE(f, (f ? "" : f.error().message));
+  CHECK(f->ec2_private_dns_name == "ip-10-0-99-1.us-west-2.compute.internal");
+  CHECK(n.aws.calls().empty());
+  auto p = c::plan_node(cfg, *f);
+  REQUIRE(p);
+  CHECK(contains(args_dropin(*p), "--hostname-override=ip-10-0-99-1.us-west-2.compute.internal"));
 }
 
 TEST_CASE("--hostname-source ec2 with a --hostname-override in the extra args asks EC2 nothing") {
