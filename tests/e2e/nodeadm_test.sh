@@ -197,21 +197,16 @@ cp "$WORK/nc.yaml" "$WORK/late.yaml"
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 R=$(al2023_root late)
 "$PY" - "$REPO" "$PORT" "$WORK/late.yaml" <<'PYEOF' >/dev/null 2>&1 &
-import base64, json, subprocess, sys, time, urllib.request
+import json, subprocess, sys, time
 repo, port, ud = sys.argv[1], sys.argv[2], sys.argv[3]
+# The user data is in its values from the first request: set later, an early GET could miss it.
+values = json.load(open(repo + "/tests/support/imds-default.json"))
+values["latest/user-data"] = open(ud).read()
+json.dump(values, open(ud + ".values.json", "w"))
 time.sleep(3)
-p = subprocess.Popen([sys.executable, repo + "/tests/support/imds_emulator.py", "--port", port],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+p = subprocess.Popen([sys.executable, repo + "/tests/support/imds_emulator.py", "--port", port,
+                      "--values", ud + ".values.json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 open(ud + ".pid", "w").write(str(p.pid))  # the test kills it: this launcher may be killed first
-for _ in range(200):
-    try:
-        body = json.dumps({"action": "set_values", "encoding": "base64",
-                           "values": {"latest/user-data": base64.b64encode(open(ud, "rb").read()).decode()}})
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/_control", data=body.encode(), method="POST")
-        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=2).read()
-        break
-    except Exception:
-        time.sleep(0.02)
 time.sleep(30)
 p.terminate()
 PYEOF
