@@ -232,9 +232,11 @@ Result<ApplyReport> apply_plan(const Plan& plan, RootFs& fs, ServiceManager& ser
 
   ChangeSet cs = owed;
   cs |= change_set(plan, changed);
-  if (!owed.empty()) {
-    log::info("PENDING_ACTIONS", "finishing what an earlier run left owed ({}): {}", kPendingPath,
-              pending_summary(owed));
+  ChangeSet owed_now = owed;  // what this apply does of it: the deferred units' restarts stay owed
+  for (const auto& unit : options.deferred) owed_now.units.erase(unit);
+  if (!owed_now.empty()) {
+    log::info("PENDING_ACTIONS", "finishing what an earlier run or phase left owed ({}): {}", kPendingPath,
+              pending_summary(owed_now));
   }
   auto check_cancel = [&](std::string_view before) -> Status {
     if (!is_cancelled(cancel)) return {};
