@@ -62,96 +62,115 @@ Result<bool> agent_option(NodeadmCommand& c, const std::vector<std::string>& arg
 
 bool is_help(const std::string& a) { return a == "-h" || a == "--help"; }
 
-}  // namespace
-
-Result<NodeadmCommand> parse_nodeadm_args(const std::vector<std::string>& args) {
-  NodeadmCommand c;
-  size_t i = 0;
-  // Global options before the subcommand.
+// nodeadm's global options, before the subcommand. True when parsing is over (help, version).
+Result<bool> parse_global_options(NodeadmCommand& c, const std::vector<std::string>& args, size_t& i) {
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-d" || a == "--development") {
       c.development = true;
     } else if (is_help(a)) {
-      return c;
+      return true;
     } else if (a == "--version" || a == "version") {
       c.verb = NodeadmCommand::Verb::Version;
-      return c;
+      return true;
     } else if (a.starts_with("-")) {
       AGENT_TRY(bool ours, agent_option(c, args, i));
       if (!ours) return make_error(Errc::Usage, "unknown option '{}'", a);
     } else {
-      break;
+      return false;
     }
   }
-  if (i == args.size()) return c;  // no subcommand: help (main exits 2, as nodeadm)
+  return true;  // no subcommand: help (main exits 2, as nodeadm)
+}
+
+// The subcommand at args[i] (`init`, `config check|dump`, `help [topic]`). True when parsing is
+// over (help).
+Result<bool> parse_subcommand(NodeadmCommand& c, const std::vector<std::string>& args, size_t& i) {
   const std::string sub = args[i++];
   if (sub == "help") {
     c.help_topic = i < args.size() ? args[i] : "";
-    return c;
+    return true;
   }
   if (sub == "init") {
     c.verb = NodeadmCommand::Verb::Init;
-  } else if (sub == "config") {
-    if (i == args.size() || is_help(args[i])) {
-      c.help_topic = "config";
-      return c;
-    }
-    const std::string verb = args[i++];
-    if (verb == "check") c.verb = NodeadmCommand::Verb::ConfigCheck;
-    else if (verb == "dump") c.verb = NodeadmCommand::Verb::ConfigDump;
-    else return make_error(Errc::Usage, "config: unknown subcommand '{}' (check or dump)", verb);
-  } else {
-    return make_error(Errc::Usage, "unknown subcommand '{}'", sub);
+    return false;
   }
+  if (sub != "config") return make_error(Errc::Usage, "unknown subcommand '{}'", sub);
+  if (i == args.size() || is_help(args[i])) {
+    c.help_topic = "config";
+    return true;
+  }
+  const std::string verb = args[i++];
+  if (verb == "check") c.verb = NodeadmCommand::Verb::ConfigCheck;
+  else if (verb == "dump") c.verb = NodeadmCommand::Verb::ConfigDump;
+  else return make_error(Errc::Usage, "config: unknown subcommand '{}' (check or dump)", verb);
+  return false;
+}
+
+// One option of the subcommand's own (args[i]); false when args[i] is none of them.
+Result<bool> subcommand_option(NodeadmCommand& c, const std::vector<std::string>& args, size_t& i) {
   const bool init = c.verb == NodeadmCommand::Verb::Init;
   const bool dump = c.verb == NodeadmCommand::Verb::ConfigDump;
+  AGENT_TRY(auto source, value_of({"-c", "--config-source"}, args, i));
+  if (source) {
+    c.config_sources.push_back(*source);
+    return true;
+  }
+  if (init || dump) {
+    AGENT_TRY(auto cache, value_of({nullptr, "--config-cache"}, args, i));
+    if (cache) {
+      c.config_cache = *cache;
+      return true;
+    }
+  }
+  if (init) {
+    AGENT_TRY(auto skip, value_of({"-s", "--skip"}, args, i));
+    if (skip) {
+      c.skip.insert(*skip);  // nodeadm ignores values other than config and run
+      return true;
+    }
+    // Under init, -d is --daemon (nodeadm's flag clash); --development still works.
+    AGENT_TRY(auto daemon, value_of({"-d", "--daemon"}, args, i));
+    if (daemon) {
+      if (!c.daemons) c.daemons.emplace();
+      if (!daemon->empty()) c.daemons->push_back(*daemon);
+      return true;
+    }
+  }
+  if (dump) {
+    AGENT_TRY(auto output, value_of({"-o", "--config-output"}, args, i));
+    if (output) {
+      c.config_output = *output;
+      return true;
+    }
+  }
+  if (args[i] == "--development" || (!init && args[i] == "-d")) {
+    c.development = true;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<NodeadmCommand> parse_nodeadm_args(const std::vector<std::string>& args) {
+  NodeadmCommand c;
+  size_t i = 0;
+  AGENT_TRY(bool done, parse_global_options(c, args, i));
+  if (done) return c;
+  AGENT_TRY(done, parse_subcommand(c, args, i));
+  if (done) return c;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (is_help(a)) {
+      c.help_topic = c.verb == NodeadmCommand::Verb::Init ? "init" : "config";
       c.verb = NodeadmCommand::Verb::Help;
-      c.help_topic = init ? "init" : "config";
       return c;
     }
-    AGENT_TRY(auto source, value_of({"-c", "--config-source"}, args, i));
-    if (source) {
-      c.config_sources.push_back(*source);
-      continue;
-    }
-    if (init || dump) {
-      AGENT_TRY(auto cache, value_of({nullptr, "--config-cache"}, args, i));
-      if (cache) {
-        c.config_cache = *cache;
-        continue;
-      }
-    }
-    if (init) {
-      AGENT_TRY(auto skip, value_of({"-s", "--skip"}, args, i));
-      if (skip) {
-        c.skip.insert(*skip);  // nodeadm ignores values other than config and run
-        continue;
-      }
-      // Under init, -d is --daemon (nodeadm's flag clash); --development still works.
-      AGENT_TRY(auto daemon, value_of({"-d", "--daemon"}, args, i));
-      if (daemon) {
-        if (!c.daemons) c.daemons.emplace();
-        if (!daemon->empty()) c.daemons->push_back(*daemon);
-        continue;
-      }
-    }
-    if (dump) {
-      AGENT_TRY(auto output, value_of({"-o", "--config-output"}, args, i));
-      if (output) {
-        c.config_output = *output;
-        continue;
-      }
-    }
-    if (a == "--development" || (!init && a == "-d")) {
-      c.development = true;
-      continue;
-    }
-    AGENT_TRY(bool ours, agent_option(c, args, i));
-    if (ours) continue;
+    AGENT_TRY(bool known, subcommand_option(c, args, i));
+    if (known) continue;
+    AGENT_TRY(known, agent_option(c, args, i));
+    if (known) continue;
     if (!a.starts_with("-")) return make_error(Errc::Usage, "unexpected argument '{}'", a);
     return make_error(Errc::Usage, "unknown option '{}'", a);
   }
