@@ -392,6 +392,38 @@ Status write_host_file(const std::string& path, const std::string& bytes) {
   return {};
 }
 
+// nodeadm config check | dump: resolution (and the cache, for dump) only; nothing is written but
+// dump's --config-output.
+int run_nodeadm_config(const cli::NodeadmCommand& c) {
+  using Verb = cli::NodeadmCommand::Verb;
+  const std::vector<std::string> sources =
+      c.config_sources.empty() ? std::vector<std::string>{cli::kUserDataSource} : c.config_sources;
+  platform::SteadyClock clock;
+  auto fs = platform::PosixRootFs::open(c.root);
+  if (!fs) return fail_with(fs.error().wrap("--root {}", c.root), nodeadm_exit_code);
+  platform::AsioImds imds(nodeadm_imds_options(c.imds_endpoint), clock);
+  if (c.verb == Verb::ConfigCheck) {
+    log::info("CONFIG_CHECK", "Checking configuration");
+    Status st = app::nodeadm_config_check(sources, imds, **fs);
+    if (!st) return fail_with(st.error(), nodeadm_exit_code);
+    log::info("CONFIG_CHECK", "Configuration is valid");
+    return 0;
+  }
+  auto nc = app::resolve_nodeadm_config(sources, c.config_cache, imds, **fs);
+  if (!nc) return fail_with(nc.error(), nodeadm_exit_code);
+  for (const auto& w : nc->warnings) log::warn("NODECONFIG_WARNING", "{}", w);
+  const std::string doc = app::dump_document(nc->doc.spec);
+  if (c.config_output.empty()) {
+    std::cout << doc;
+    return 0;
+  }
+  log::info("CONFIG_DUMP", "Dumping configuration");
+  if (Status st = write_host_file(c.config_output, doc); !st) return fail_with(st.error(), nodeadm_exit_code);
+  log::info("CONFIG_DUMP", "Configuration dumped to {}", c.config_output);
+  return 0;
+}
+
+// The nodeadm command line (README "nodeadm command line"): help, version, init, config.
 int run_nodeadm(const std::string& program, const std::vector<std::string>& args) {
   auto parsed = cli::parse_nodeadm_args(args);
   if (!parsed) {
@@ -430,32 +462,7 @@ int run_nodeadm(const std::string& program, const std::vector<std::string>& args
               o.nodeadm->config ? "config " : "", o.nodeadm->run ? "run" : "", o.timeout.count(), attempts);
     return execute_run(o, nodeadm_imds_options(c.imds_endpoint), nodeadm_aws_options(attempts), nodeadm_exit_code);
   }
-  // config check | dump
-  const std::vector<std::string> sources =
-      c.config_sources.empty() ? std::vector<std::string>{cli::kUserDataSource} : c.config_sources;
-  platform::SteadyClock clock;
-  auto fs = platform::PosixRootFs::open(c.root);
-  if (!fs) return fail_with(fs.error().wrap("--root {}", c.root), nodeadm_exit_code);
-  platform::AsioImds imds(nodeadm_imds_options(c.imds_endpoint), clock);
-  if (c.verb == Verb::ConfigCheck) {
-    log::info("CONFIG_CHECK", "Checking configuration");
-    Status st = app::nodeadm_config_check(sources, imds, **fs);
-    if (!st) return fail_with(st.error(), nodeadm_exit_code);
-    log::info("CONFIG_CHECK", "Configuration is valid");
-    return 0;
-  }
-  auto nc = app::resolve_nodeadm_config(sources, c.config_cache, imds, **fs);
-  if (!nc) return fail_with(nc.error(), nodeadm_exit_code);
-  for (const auto& w : nc->warnings) log::warn("NODECONFIG_WARNING", "{}", w);
-  const std::string doc = app::dump_document(nc->doc.spec);
-  if (c.config_output.empty()) {
-    std::cout << doc;
-    return 0;
-  }
-  log::info("CONFIG_DUMP", "Dumping configuration");
-  if (Status st = write_host_file(c.config_output, doc); !st) return fail_with(st.error(), nodeadm_exit_code);
-  log::info("CONFIG_DUMP", "Configuration dumped to {}", c.config_output);
-  return 0;
+  return run_nodeadm_config(c);
 }
 
 // --- build-mode ----------------------------------------------------------------------------------
@@ -507,54 +514,21 @@ bool env_true(const char* name) {
   return v && (std::string_view(v) == "true" || std::string_view(v) == "1");
 }
 
-// `build-mode`: variables -> plan -> (dry run | IAM policy | apply into --root).
-int run_build_mode(const std::string& program, const std::vector<std::string>& args) {
-  auto parsed = cli::parse_build_args(args);
-  if (!parsed) {
-    int rc = fail(parsed.error());
-    std::cerr << "run '" << program << " build-mode --help' for usage\n";
-    return rc;
-  }
-  const cli::BuildArgs& a = *parsed;
-  if (a.help) {
-    std::cout << cli::build_help(program);
-    return 0;
-  }
+// The build variables: the embedded defaults, then each --var-file, then name=value.
+Result<compute::BuildVars> build_vars(const cli::BuildArgs& a) {
   std::vector<compute::VarFile> files;
   for (const auto& path : a.var_files) {
-    auto text = read_host_file(path, "--var-file");
-    if (!text) return fail(text.error());
-    files.push_back({path, std::move(text).value()});
+    AGENT_TRY(std::string text, read_host_file(path, "--var-file"));
+    files.push_back({path, std::move(text)});
   }
-  auto vars = compute::resolve_build_vars(embedded::file("config/build-variables.json"), files, a.assignments,
-                                          host_machine());
-  if (!vars) return fail(vars.error());
-  if (a.print_iam_policy) {
-    std::cout << compute::build_iam_policy(*vars).dump(2) << "\n";
-    return 0;
-  }
+  return compute::resolve_build_vars(embedded::file("config/build-variables.json"), files, a.assignments,
+                                     host_machine());
+}
 
-  platform::SignalWatcher signals([](int, bool first) {
-    if (first) log::emit(log::Level::Notice, "SIGNAL", "stopping at the next safe point; nothing half-installed");
-  });
-  const CancelToken* cancel = &signals.token();
-  auto fs = platform::PosixRootFs::open(a.root);
-  if (!fs) return fail(fs.error().wrap("--root {}", a.root));
-  const compute::BuildFacts facts = app::gather_build_facts(**fs);
-  auto plan = compute::plan_build(*vars, facts);
-  if (!plan) return fail(plan.error());
-  for (const auto& n : plan->notes) log::info(n.id, "{}", n.message);
-  if (a.dry_run) std::cout << compute::render_build_plan(*vars, facts, *plan, a.root) << std::flush;
-  // A step marked WOULD FAIL: the dry run ends as the real run would, before it changes anything.
-  if (plan->blocked) return fail(*plan->blocked);
-  if (a.dry_run) return 0;
-
-  platform::SteadyClock clock;
-  platform::AsioImds imds(imds_options(a.imds_endpoint, std::chrono::seconds(10)), clock, cancel);
-  const std::string domain = aws::partition_domain(vars->binary_bucket_region, "", "");
+platform::CurlS3::Options s3_options(const compute::BuildVars& vars, const std::string& domain) {
   platform::CurlS3::Options s3;
-  s3.bucket = vars->binary_bucket_name;
-  s3.region = vars->binary_bucket_region;
+  s3.bucket = vars.binary_bucket_name;
+  s3.region = vars.binary_bucket_region;
   s3.domain = domain;
   s3.env = aws::aws_env_from(env);
   if (const char* e = env("AWS_ENDPOINT_URL_S3"); e && *e) s3.endpoint_url_s3 = e;
@@ -564,19 +538,66 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   s3.on_retry = [](const std::string& op, int attempt, std::chrono::milliseconds delay, const std::string& why) {
     log::info("S3_RETRY", "{} attempt {} failed ({}); retrying in {} ms", op, attempt, why, delay.count());
   };
+  return s3;
+}
+
+// The build's two AWS API steps (the instance-type table, the image cache), each with its own 30
+// minutes from when it starts (downloads and package steps before it may take long). `vars`,
+// `aws_api`, `fs` and `clock` must outlive `ports`.
+void add_aws_steps(app::BuildPorts& ports, const compute::BuildVars& vars, const std::string& domain,
+                   AwsApi& aws_api, const RootFsReader& fs, Clock& clock) {
+  auto where = [&vars, &clock, domain] {
+    return AwsWhere{.region = vars.binary_bucket_region, .domain = domain,
+                    .deadline = clock.now() + std::chrono::minutes(30)};
+  };
+  const CancelToken* cancel = ports.cancel;
+  ports.instance_table = [&aws_api, &clock, cancel, where]() -> Result<std::string> {
+    app::AwsContext ctx{.api = aws_api, .clock = clock, .cancel = cancel};
+    const AwsWhere at = where();
+    AGENT_TRY(auto types, app::list_instance_types(ctx, at, 100, nullptr));
+    const size_t listed = types.size();
+    auto tables = compute::generate_tables(std::move(types), "EC2 DescribeInstanceTypes in " + at.region);
+    log::info("BUILD_INSTANCE_TYPES", "{} instance types from EC2 DescribeInstanceTypes ({} without usable "
+              "networking facts)", listed, tables.skipped.size());
+    return tables.eni_max_pods;
+  };
+  auto run_in_image = ports.run_in_image;
+  ports.cache_images = [&vars, &aws_api, &fs, &clock, cancel, where, run_in_image](const compute::BuildPlan&) -> Status {
+    app::ImageCacheRequest req;
+    req.kubernetes_version = vars.kubernetes_version_text;
+    req.pause_container_version = vars.pause_container_version;
+    req.ctr_installed = fs.exists("/usr/bin/ctr") || fs.exists("/usr/local/bin/ctr");
+    AGENT_TRY(auto summary, app::cache_container_images(req, aws_api, where(), run_in_image, clock, cancel,
+                                                        [](const std::string& line) {
+                                                          log::info("BUILD_IMAGES", "{}", line);
+                                                        }));
+    for (const auto& d : summary.diagnostics) log::warn(d.id, "{}", d.message);
+    log::info("BUILD_IMAGES", "{} images pulled from {}, {} tags for {} regions", summary.pulled.size(),
+              summary.registry, summary.tagged, summary.regions);
+    return {};
+  };
+}
+
+// Runs `plan` into the image at a.root: S3 and the AWS API signed with the environment's or the
+// instance profile's credentials, commands inside the image, units enabled offline.
+int apply_build(const cli::BuildArgs& a, const compute::BuildVars& vars, const compute::BuildPlan& plan, RootFs& fs,
+                const CancelToken* cancel) {
+  platform::SteadyClock clock;
+  platform::AsioImds imds(imds_options(a.imds_endpoint, std::chrono::seconds(10)), clock, cancel);
+  const std::string domain = aws::partition_domain(vars.binary_bucket_region, "", "");
   // Without IMDS (a chroot build on a workstation), AWS_EC2_METADATA_DISABLED=true goes straight to
   // environment credentials or anonymous requests.
   NoImds no_imds;
   Imds& creds_imds = env_true("AWS_EC2_METADATA_DISABLED") ? static_cast<Imds&>(no_imds) : imds;
-  platform::CurlS3 store(std::move(s3), creds_imds, clock, wall_now, cancel);
+  platform::CurlS3 store(s3_options(vars, domain), creds_imds, clock, wall_now, cancel);
   platform::CurlAwsApi aws_api(aws_options(3), creds_imds, clock, wall_now, cancel);
   platform::PosixCommandRunner runner(std::chrono::minutes(30));
   platform::PosixCommandRunner visible_runner(std::chrono::minutes(30), /*show_output=*/true);
-  platform::OfflineServiceManager services(**fs);
+  platform::OfflineServiceManager services(fs);
 
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   std::unique_ptr<app::DownloadProgress> current;
-  app::BuildPorts ports{.fs = **fs, .store = store, .services = services};
+  app::BuildPorts ports{.fs = fs, .store = store, .services = services};
   // Commands run inside the image: chroot ROOT unless the image is this system. Errors name the
   // command, not chroot (and never its other arguments: a ctr pull carries a registry password).
   auto in_image = [&](CommandRunner& r, const std::vector<std::string>& argv) -> Result<std::string> {
@@ -599,52 +620,56 @@ int run_build_mode(const std::string& program, const std::vector<std::string>& a
   ports.downloaded = [&](const compute::Download&, std::uint64_t bytes) {
     if (current) current->finish(bytes);
   };
-  ports.downloaded = [&](const compute::Download&, std::uint64_t bytes) {
-    if (current) current->finish(bytes);
-  };
-  // Each AWS step gets its own 30 minutes from when it starts (downloads and package steps before
-  // it may take long).
-  auto where = [&] {
-    return AwsWhere{.region = vars->binary_bucket_region, .domain = domain,
-                    .deadline = clock.now() + std::chrono::minutes(30)};
-  };
-  ports.instance_table = [&]() -> Result<std::string> {
-    app::AwsContext ctx{.api = aws_api, .clock = clock, .cancel = cancel};
-    const AwsWhere at = where();
-    AGENT_TRY(auto types, app::list_instance_types(ctx, at, 100, nullptr));
-    const size_t listed = types.size();
-    auto tables = compute::generate_tables(std::move(types), "EC2 DescribeInstanceTypes in " + at.region);
-    log::info("BUILD_INSTANCE_TYPES", "{} instance types from EC2 DescribeInstanceTypes ({} without usable "
-              "networking facts)", listed, tables.skipped.size());
-    return tables.eni_max_pods;
-  };
-  ports.cache_images = [&](const compute::BuildPlan&) -> Status {
-    app::ImageCacheRequest req;
-    req.kubernetes_version = vars->kubernetes_version_text;
-    req.pause_container_version = vars->pause_container_version;
-    req.ctr_installed = (*fs)->exists("/usr/bin/ctr") || (*fs)->exists("/usr/local/bin/ctr");
-    AGENT_TRY(auto summary, app::cache_container_images(req, aws_api, where(), ports.run_in_image, clock, cancel,
-                                                        [](const std::string& line) {
-                                                          log::info("BUILD_IMAGES", "{}", line);
-                                                        }));
-    for (const auto& d : summary.diagnostics) log::warn(d.id, "{}", d.message);
-    log::info("BUILD_IMAGES", "{} images pulled from {}, {} tags for {} regions", summary.pulled.size(),
-              summary.registry, summary.tagged, summary.regions);
-    return {};
-  };
   ports.cancel = cancel;
   ports.agent_version = AGENT_VERSION;
+  add_aws_steps(ports, vars, domain, aws_api, fs, clock);
 
   app::BuildReport report;
-  Status result = app::run_build(*vars, *plan, ports, report);
+  Status result = app::run_build(vars, plan, ports, report);
   if (current) current->abandon();
   if (!result) {
     int rc = fail(result.error());
-    log::emit(log::Level::Notice, "SUMMARY", "FAILED build: " + app::build_summary(*vars, report));
+    log::emit(log::Level::Notice, "SUMMARY", "FAILED build: " + app::build_summary(vars, report));
     return rc;
   }
-  log::emit(log::Level::Notice, "SUMMARY", "build: " + app::build_summary(*vars, report));
+  log::emit(log::Level::Notice, "SUMMARY", "build: " + app::build_summary(vars, report));
   return 0;
+}
+
+// `build-mode`: variables -> plan -> (dry run | IAM policy | apply into --root).
+int run_build_mode(const std::string& program, const std::vector<std::string>& args) {
+  auto parsed = cli::parse_build_args(args);
+  if (!parsed) {
+    int rc = fail(parsed.error());
+    std::cerr << "run '" << program << " build-mode --help' for usage\n";
+    return rc;
+  }
+  const cli::BuildArgs& a = *parsed;
+  if (a.help) {
+    std::cout << cli::build_help(program);
+    return 0;
+  }
+  auto vars = build_vars(a);
+  if (!vars) return fail(vars.error());
+  if (a.print_iam_policy) {
+    std::cout << compute::build_iam_policy(*vars).dump(2) << "\n";
+    return 0;
+  }
+
+  platform::SignalWatcher signals([](int, bool first) {
+    if (first) log::emit(log::Level::Notice, "SIGNAL", "stopping at the next safe point; nothing half-installed");
+  });
+  auto fs = platform::PosixRootFs::open(a.root);
+  if (!fs) return fail(fs.error().wrap("--root {}", a.root));
+  const compute::BuildFacts facts = app::gather_build_facts(**fs);
+  auto plan = compute::plan_build(*vars, facts);
+  if (!plan) return fail(plan.error());
+  for (const auto& n : plan->notes) log::info(n.id, "{}", n.message);
+  if (a.dry_run) std::cout << compute::render_build_plan(*vars, facts, *plan, a.root) << std::flush;
+  // A step marked WOULD FAIL: the dry run ends as the real run would, before it changes anything.
+  if (plan->blocked) return fail(*plan->blocked);
+  if (a.dry_run) return 0;
+  return apply_build(a, *vars, *plan, **fs, &signals.token());
 }
 
 }  // namespace
