@@ -120,42 +120,35 @@ std::string CurlAnswer::header(std::string_view name) const {
   return "";
 }
 
-Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
-  if (!session.loaded())
-    return make_error(Errc::Internal, "curl_exchange before CurlSession::open");
-  const CurlLibrary& c = session.lib();
-  CURL* h = session.easy();
-  c.easy_reset(h);
+namespace {
 
+// The request's header list (and the session token of a signed request).
+Result<CurlSlist> header_list(const CurlLibrary& c, const CurlRequest& r) {
   CurlSlist headers(nullptr, CurlSlistDeleter{&c});
-  auto add_header = [&](const std::string& line) -> bool {
+  auto add_header = [&](const std::string& line) -> Status {
     curl_slist* next = c.slist_append(headers.get(), line.c_str());
-    if (next == nullptr) return false;
+    if (next == nullptr) return make_error(Errc::Internal, "out of memory building headers");
     (void)headers.release();
     headers.reset(next);
-    return true;
+    return {};
   };
-  for (const auto& line : r.headers) {
-    if (!add_header(line)) return make_error(Errc::Internal, "out of memory building headers");
-  }
-  const bool signed_request = r.credentials != nullptr && !r.sigv4.empty();
-  if (signed_request && !r.credentials->session_token.empty() &&
-      !add_header("X-Amz-Security-Token: " + r.credentials->session_token)) {
-    return make_error(Errc::Internal, "out of memory building headers");
+  for (const auto& line : r.headers) AGENT_TRY_STATUS(add_header(line));
+  if (r.credentials != nullptr && !r.sigv4.empty() && !r.credentials->session_token.empty()) {
+    AGENT_TRY_STATUS(add_header("X-Amz-Security-Token: " + r.credentials->session_token));
   }
   // No "Expect:" suppression header: libcurl 7.88 would sign that empty header although it is never
   // sent. Its automatic "Expect: 100-continue" only applies to bodies over 1 MiB, which ours are
   // not.
+  return headers;
+}
 
-  const long timeout_ms = std::max<long>(1, r.timeout.count());
-  const long connect_ms = std::max<long>(1, std::min<long>(r.connect_timeout.count(), timeout_ms));
-
-  Transfer t;
-  t.request = &r;
+// Every option of one exchange on the reset handle. False when libcurl refused one.
+bool set_options(const CurlLibrary& c, CURL* h, const CurlRequest& r, curl_slist* headers, Transfer& t,
+                 long timeout_ms) {
   bool ok = true;
   auto set = [&](CURLoption o, auto v) { ok = ok && c.easy_setopt(h, o, v) == CURLE_OK; };
   set(CURLOPT_URL, r.url.c_str());
-  set(CURLOPT_HTTPHEADER, headers.get());
+  set(CURLOPT_HTTPHEADER, headers);
   if (r.method == "POST") {
     set(CURLOPT_POST, 1L);
     set(CURLOPT_POSTFIELDS, r.body.c_str());
@@ -165,7 +158,7 @@ Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
   } else {
     set(CURLOPT_HTTPGET, 1L);
   }
-  if (signed_request) {
+  if (r.credentials != nullptr && !r.sigv4.empty()) {
     set(CURLOPT_AWS_SIGV4, r.sigv4.c_str());
     set(CURLOPT_USERNAME, r.credentials->access_key_id.c_str());
     set(CURLOPT_PASSWORD, r.credentials->secret_access_key.c_str());
@@ -174,7 +167,7 @@ Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
   set(CURLOPT_PROXY, r.proxy.c_str());
   set(CURLOPT_NOPROXY, "");
   set(CURLOPT_TIMEOUT_MS, timeout_ms);
-  set(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  set(CURLOPT_CONNECTTIMEOUT_MS, std::max<long>(1, std::min<long>(r.connect_timeout.count(), timeout_ms)));
   if (r.stall_timeout.count() > 0) {
     set(CURLOPT_LOW_SPEED_LIMIT, 1L);
     set(CURLOPT_LOW_SPEED_TIME, static_cast<long>(r.stall_timeout.count()));
@@ -189,41 +182,57 @@ Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
   set(CURLOPT_XFERINFOFUNCTION, &on_progress);
   set(CURLOPT_XFERINFODATA, static_cast<void*>(&t));
   set(CURLOPT_NOPROGRESS, 0L);
-  if (!ok)
-    return make_error(Errc::Invalid, "libcurl {} refused an option for {}", c.version(), r.url);
+  return ok;
+}
 
-  const CURLcode rc = c.easy_perform(h);
+// What went wrong in a transfer that did not complete (rc from curl_easy_perform), if anything.
+Status transfer_status(const CurlLibrary& c, CURL* h, const CurlRequest& r, const Transfer& t, CURLcode rc,
+                       long timeout_ms) {
   if (rc == CURLE_ABORTED_BY_CALLBACK && is_cancelled(r.cancel)) {
     return r.cancel->interrupted(fmt::format("during {}", r.what.empty() ? r.url : r.what));
   }
   if (t.sink_error) return *t.sink_error;
-  if (t.too_big) {
-    return make_error(Errc::Unsupported, "the answer is over {} bytes", r.max_body);
-  }
+  if (t.too_big) return make_error(Errc::Unsupported, "the answer is over {} bytes", r.max_body);
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     // LOW_SPEED_TIME and TIMEOUT both end as CURLE_OPERATION_TIMEDOUT: the elapsed time tells
     // which.
     double elapsed_s = 0;
     c.easy_getinfo(h, CURLINFO_TOTAL_TIME, &elapsed_s);
     const double mib = static_cast<double>(t.received) / (1024.0 * 1024.0);
-    if (r.stall_timeout.count() > 0 &&
-        elapsed_s * 1000.0 + 500.0 < static_cast<double>(timeout_ms)) {
-      return make_error(Errc::Timeout,
-                        "the transfer stalled: no data for {} s ({:.1f} MiB received)",
+    if (r.stall_timeout.count() > 0 && elapsed_s * 1000.0 + 500.0 < static_cast<double>(timeout_ms)) {
+      return make_error(Errc::Timeout, "the transfer stalled: no data for {} s ({:.1f} MiB received)",
                         r.stall_timeout.count(), mib);
     }
     if (t.received > 0) {
-      return make_error(Errc::Timeout,
-                        "the answer did not complete within {} ms ({:.1f} MiB received)",
+      return make_error(Errc::Timeout, "the answer did not complete within {} ms ({:.1f} MiB received)",
                         timeout_ms, mib);
     }
     return make_error(Errc::Timeout, "no answer within {} ms", timeout_ms);
   }
   if (rc != CURLE_OK) {
-    const std::string via =
-        r.proxy.empty() ? "" : fmt::format(" via proxy {}", aws::url_host(r.proxy));
+    const std::string via = r.proxy.empty() ? "" : fmt::format(" via proxy {}", aws::url_host(r.proxy));
     return make_error(Errc::Unavailable, "{}{}", c.easy_strerror(rc), via);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<CurlAnswer> curl_exchange(CurlSession& session, const CurlRequest& r) {
+  if (!session.loaded())
+    return make_error(Errc::Internal, "curl_exchange before CurlSession::open");
+  const CurlLibrary& c = session.lib();
+  CURL* h = session.easy();
+  c.easy_reset(h);
+  AGENT_TRY(CurlSlist headers, header_list(c, r));
+  const long timeout_ms = std::max<long>(1, r.timeout.count());
+  Transfer t;
+  t.request = &r;
+  if (!set_options(c, h, r, headers.get(), t, timeout_ms))
+    return make_error(Errc::Invalid, "libcurl {} refused an option for {}", c.version(), r.url);
+
+  const CURLcode rc = c.easy_perform(h);
+  AGENT_TRY_STATUS(transfer_status(c, h, r, t, rc, timeout_ms));
   long status = 0;
   c.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   t.answer.status = static_cast<int>(status);
