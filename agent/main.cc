@@ -450,6 +450,9 @@ int run_nodeadm(const std::string& program, const std::vector<std::string>& args
   const std::string cwd = std::filesystem::current_path(ec).string();
   for (auto& s : c.config_sources) {
     auto abs = cli::absolute_config_source(s, cwd, c.root);
+    // A source nodeadm cannot build a provider for fails the command (1); a file outside --root is
+    // a misuse of our own option (2, with the usage).
+    if (!abs && abs.error().code != Errc::Usage) return fail_with(abs.error(), nodeadm_exit_code);
     if (!abs) return nodeadm_usage(program, abs.error(), c.verb == Verb::Init ? "init" : "config");
     s = *abs;
   }

@@ -24,6 +24,13 @@ Result<std::optional<std::string>> value_of(const Flag& f, const std::vector<std
     const std::string n(name);
     if (a == n) {
       if (i + 1 >= args.size()) return make_error(Errc::Usage, "{} needs a value", n);
+      // An option is never taken as the value (nodeadm's pflag would: `-d --dry-run` would then
+      // be a real run with a daemon named "--dry-run"); the NAME=VALUE form still takes anything.
+      const std::string& next = args[i + 1];
+      if (next.size() > 1 && next[0] == '-') {
+        return make_error(Errc::Usage, "{} needs a value, not the option '{}' (write {}={} if that is the value)", n,
+                          next, n, next);
+      }
       return std::optional<std::string>(args[++i]);
     }
     if (a.size() > n.size() && a.compare(0, n.size(), n) == 0 && a[n.size()] == '=') {
@@ -254,11 +261,11 @@ Options nodeadm_init_options(const NodeadmCommand& c, int aws_max_attempts) {
 Result<std::string> absolute_config_source(std::string_view uri, const std::string& cwd, const std::string& root) {
   if (!uri.starts_with("file://")) {
     if (uri.starts_with("imds://")) return std::string(uri);
-    return make_error(Errc::Usage, "--config-source {}: unsupported scheme (imds:// or file://)", uri);
+    return make_error(Errc::Invalid, "--config-source {}: unsupported scheme (imds:// or file://)", uri);
   }
   std::string path(uri.substr(7));
   if (path.starts_with("/")) return std::string(uri);
-  if (path.empty()) return make_error(Errc::Usage, "--config-source {}: no path", uri);
+  if (path.empty()) return make_error(Errc::Invalid, "--config-source {}: no path", uri);
   const bool dir = path.ends_with("/");
   namespace fs = std::filesystem;
   std::string abs = (fs::path(cwd) / path).lexically_normal().string();

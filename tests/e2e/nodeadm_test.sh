@@ -47,6 +47,12 @@ check "unknown flag: named" contains "$WORK/err" "'--bogus'"
 check "unknown flag: init's usage" contains "$WORK/err" "usage: nodeadm init"
 "$NODEADM" init -c >"$WORK/out" 2>"$WORK/err"; RC=$?
 check "missing value: exit 2, flag named" bash -c '[ "$1" -eq 2 ] && grep -q -- "-c needs a value" "$2"' _ "$RC" "$WORK/err"
+"$NODEADM" init -d --dry-run --root "$R" >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "-d --dry-run: an option is not a daemon name (exit 2)" rc_is 2
+check "-d --dry-run: nothing written" no_file "$R/run/eks-node-agent/status.json"
+"$NODEADM" config check -c s3://bucket/nc.yaml --root "$R" >"$WORK/out" 2>"$WORK/err"; RC=$?
+check "unsupported source scheme: exit 1, as nodeadm's 'failed to build provider'" rc_is 1
+check "unsupported source scheme: named" contains "$WORK/err" "s3://bucket/nc.yaml: unsupported scheme"
 "$AGENT" nodeadm frobnicate >"$WORK/out" 2>"$WORK/err"; RC=$?
 check "eks-node-agent nodeadm: unknown subcommand exit 2" bash -c '[ "$1" -eq 2 ] && grep -q frobnicate "$2"' _ "$RC" "$WORK/err"
 "$NODEADM" init --help >"$WORK/out" 2>"$WORK/err"; RC=$?

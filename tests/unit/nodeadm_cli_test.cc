@@ -102,6 +102,13 @@ TEST_CASE("nodeadm usage errors name the flag or word") {
   CHECK(usage_error({"config", "check", "--config-cache", "/x"}).find("--config-cache") != std::string::npos);
   CHECK(usage_error({"config", "check", "-s", "run"}).find("-s") != std::string::npos);
   CHECK(usage_error({"init", "extra"}).find("extra") != std::string::npos);
+  // an option is not a value: `-d --dry-run` is not a real run with a daemon named "--dry-run"
+  CHECK(usage_error({"init", "-d", "--dry-run"}).find("--dry-run") != std::string::npos);
+  CHECK(usage_error({"init", "--config-cache", "--dry-run"}).find("--config-cache") != std::string::npos);
+  CHECK(usage_error({"init", "-c", "-s", "run"}).find("-c") != std::string::npos);
+  auto eq = parse_nodeadm_args({"init", "--daemon=--odd"});
+  REQUIRE(eq);
+  CHECK(*eq->daemons == std::vector<std::string>{"--odd"});
 }
 
 TEST_CASE("nodeadm: no subcommand or --help is help") {
@@ -150,6 +157,7 @@ TEST_CASE("file:// sources relative to the working directory (nodeadm: host + pa
   auto bad = absolute_config_source("s3://bucket/x", "/", "/");
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().message.find("unsupported scheme") != std::string::npos);
+  CHECK(bad.error().code == Errc::Invalid);  // nodeadm: "failed to build provider", exit 1
 }
 
 // --- the config cache (nodeadm.md 2.6) ----------------------------------------------------------
