@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -298,6 +299,14 @@ int execute_run(const cli::Options& o, const platform::AsioImds::Options& imds_o
   app::RunPorts ports{imds, **fs, *services, commands, clock, platform::resolve_host, host_vcpus(),
                       cancel, &aws_api, offline ? nullptr : &mounter, offline};
   ports.disk_commands = &disk_commands;
+  ports.set_own_environment = [&aws_api](const std::map<std::string, std::string>& vars) {
+    for (const auto& [name, value] : vars) {
+      if (setenv(name.c_str(), value.c_str(), 1) != 0) {
+        log::warn("OWN_ENVIRONMENT", "cannot set {} in the agent's environment: {}", name, std::strerror(errno));
+      }
+    }
+    aws_api.set_environment(aws::aws_env_from(env));
+  };
   app::RunOutcome outcome;
   Status result = app::run_bootstrap(o, ports, outcome);
   if (result && !outcome.nothing_to_do.empty()) {
@@ -374,6 +383,7 @@ platform::CurlAwsApi::Options nodeadm_aws_options(int attempts) {
   o.connect_timeout = cli::kNodeadmAwsConnectTimeout;
   o.request_timeout = 2 * cli::kNodeadmAwsConnectTimeout;
   o.user_agent = "eks-node-agent/" AGENT_VERSION " (nodeadm)";
+  o.retry_limit_text = fmt::format("AWS_MAX_ATTEMPTS allows {} attempts", attempts);
   return o;
 }
 

@@ -57,6 +57,11 @@ Result<InstanceTypeInfo> describe_instance_type(AwsContext& aws, const AwsWhere&
 Result<std::string> ec2_private_dns_name(AwsContext& aws, const AwsWhere& where, const std::string& instance_id) {
   SplitMix rng(aws.jitter_seed);
   const int attempts = std::max(1, aws.poll.max_attempts);
+  const auto started = aws.clock.now();
+  auto out_of_tries = [&](int look) {
+    if (aws.keep_asking_for.count() > 0) return aws.clock.now() - started >= aws.keep_asking_for;
+    return look >= attempts;
+  };
   std::string last;
   for (int look = 1;; ++look) {
     auto d = aws.api.describe_instance(where, instance_id);
@@ -65,7 +70,7 @@ Result<std::string> ec2_private_dns_name(AwsContext& aws, const AwsWhere& where,
     last = d ? "PrivateDnsName is empty" : d.error().message;
     const std::string what =
         fmt::format("EC2 has no PrivateDnsName for {} after {} DescribeInstances call(s) ({})", instance_id, look, last);
-    if (look >= attempts) {
+    if (out_of_tries(look)) {
       return make_error(Errc::AwsApi, "{}; use --hostname-source imds (IMDS local-hostname) instead", what);
     }
     if (look == 1) log::info("PRIVATE_DNS_WAIT", "{}; asking again", what);

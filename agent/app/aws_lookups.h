@@ -27,6 +27,9 @@ struct AwsContext {
   RetryPolicy poll{.max_attempts = 20, .base = std::chrono::milliseconds(1000),
                    .cap = std::chrono::milliseconds(15000)};
   std::uint64_t jitter_seed = 1;
+  // Non-zero: ec2_private_dns_name asks until this long after its first call (nodeadm's 10-minute
+  // waiter) instead of poll.max_attempts times.
+  std::chrono::milliseconds keep_asking_for{0};
 };
 
 // DescribeCluster, asked again while the cluster is CREATING or PENDING (bootstrap.sh ran `aws eks
@@ -40,7 +43,7 @@ Result<InstanceTypeInfo> describe_instance_type(AwsContext& aws, const AwsWhere&
 
 // DescribeInstances' PrivateDnsName for the instance, asked again while it is empty or the instance
 // is not found yet (EC2 is eventually consistent just after launch), at most poll.max_attempts
-// times (bootstrap.sh's private-dns-name: 20). Errors: AwsApi naming the instance and the attempt
+// times (bootstrap.sh's private-dns-name: 20), or for keep_asking_for when that is set. Errors: AwsApi naming the instance and the attempt
 // count when it stays empty, the errors of the call, Interrupted.
 Result<std::string> ec2_private_dns_name(AwsContext& aws, const AwsWhere& where, const std::string& instance_id);
 

@@ -271,6 +271,24 @@ Status gather_image(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
   return {};
 }
 
+// The local Outpost cluster's API host, asked up to kOutpostLookupAttempts times 200, 400, 800 ...
+// ms apart as nodeadm does (the instance's resolver may not answer yet at boot); empty when it
+// never resolves (plan_node then warns). Without a clock it is asked once.
+std::vector<std::string> resolve_outpost_host(const GatherPorts& ports, const std::string& host) {
+  constexpr int kOutpostLookupAttempts = 6;
+  std::chrono::milliseconds delay(200);
+  for (int attempt = 1;; ++attempt) {
+    auto addresses = ports.resolve(host);
+    if (!addresses.empty() || attempt == kOutpostLookupAttempts || ports.clock == nullptr) return addresses;
+    const auto wake = ports.clock->now() + delay;
+    if (ports.deadline != std::chrono::steady_clock::time_point{} && wake >= ports.deadline) return addresses;
+    log::info("OUTPOST_LOOKUP_RETRY", "{} does not resolve (attempt {} of {}); asking again in {} ms", host,
+              attempt, kOutpostLookupAttempts, delay.count());
+    if (!sleep_until(*ports.clock, ports.cancel, wake)) return addresses;
+    delay *= 2;
+  }
+}
+
 // FIPS (bootstrap.sh uses the ecr-fips host only when FIPS is on and that host resolves) and the
 // local Outpost cluster's API host.
 void gather_network(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
@@ -280,7 +298,7 @@ void gather_network(const NodeConfig& c, const GatherPorts& ports, Facts& f) {
   }
   if (c.enable_local_outpost && c.apiserver_endpoint) {
     const std::string host = compute::endpoint_host(*c.apiserver_endpoint);
-    if (ports.resolve) f.outpost_host_addresses = ports.resolve(host);
+    if (ports.resolve) f.outpost_host_addresses = resolve_outpost_host(ports, host);
     f.etc_hosts = read_optional(ports.fs, "/etc/hosts");
   }
 }
@@ -309,6 +327,7 @@ Result<Facts> gather(const NodeConfig& config, const GatherPorts& ports, const K
   if (ports.aws != nullptr) {
     aws.emplace(AwsContext{.api = *ports.aws, .clock = *ports.clock, .cancel = ports.cancel});
     aws->jitter_seed = static_cast<std::uint64_t>(ports.clock->now().time_since_epoch().count());
+    aws->keep_asking_for = ports.private_dns_wait;
   }
   if (describe) {
     log::info("DESCRIBE_CLUSTER",

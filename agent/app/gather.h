@@ -33,6 +33,9 @@ struct GatherPorts {
   Clock* clock = nullptr;
   const CancelToken* cancel = nullptr;
   std::chrono::steady_clock::time_point deadline{};
+  // How long EC2's PrivateDnsName is waited for (0: AwsContext's attempt count, bootstrap.sh's 20
+  // tries; nodeadm's flow: its 10 minutes).
+  std::chrono::seconds private_dns_wait{0};
 };
 
 // What an earlier run already learnt and this one need not ask again: nodeadm's config cache

@@ -6,12 +6,14 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "agent/app/local_disks.h"
 #include "agent/app/log.h"
 #include "agent/app/nodeadm_config.h"
 #include "agent/app/resolve_config.h"
 #include "agent/cli/config_sources.h"
+#include "agent/cli/nodeadm_cli.h"
 #include "agent/app/gather.h"
 #include "agent/compute/al2023_layout.h"
 #include "agent/compute/plan_node.h"
@@ -55,6 +57,18 @@ std::string status_document(const cli::Options& o, const RunOutcome& out, const 
   return doc.dump(2) + "\n";
 }
 
+// nodeadm's nodeadm-environment aspect: instance.environment.default into the agent's own
+// environment, before anything is asked of AWS. Names only are logged (values may hold credentials).
+void apply_own_environment(const NodeConfig& n, RunPorts& ports) {
+  const auto it = n.environment.find("default");
+  if (it == n.environment.end() || it->second.empty() || !ports.set_own_environment) return;
+  std::vector<std::string> names;
+  for (const auto& [name, value] : it->second) names.push_back(name);
+  log::info("OWN_ENVIRONMENT", "instance.environment.default sets {} for this run too (its AWS calls and commands)",
+            fmt::join(names, ", "));
+  ports.set_own_environment(it->second);
+}
+
 // The config phase: NodeConfig documents from --config-source, under the flags. Returns false
 // when there is nothing to do: no source held a NodeConfig, the flags name no cluster, and every
 // source may legitimately hold none (user data that is an AL2 shell script, an empty drop-in dir).
@@ -74,6 +88,7 @@ Result<bool> apply_config_sources(cli::Options& o, RunPorts& ports, RunOutcome& 
   AGENT_TRY_STATUS(cli::apply_node_config(o, *resolved.merged, overridden));
   for (const auto& w : overridden) log::warn("NODECONFIG_OVERRIDDEN", "{}", w);
   AGENT_TRY_STATUS(cli::check_with_node_config(o, *resolved.merged));
+  apply_own_environment(o.node, ports);
   return true;
 }
 
@@ -140,10 +155,10 @@ struct Pipeline {
   Status gather_and_compute(AwsApi* aws, const KnownFacts& known = {}) {
     AGENT_TRY_STATUS(check_cancel("gathering facts"));
     auto t = ports.clock.now();
-    AGENT_TRY(out.facts, gather(o.node,
-                                GatherPorts{ports.imds, ports.fs, ports.commands, ports.resolve, ports.host_vcpus,
-                                            aws, &ports.clock, ports.cancel, deadline},
-                                known));
+    GatherPorts gather_ports{ports.imds, ports.fs, ports.commands, ports.resolve, ports.host_vcpus,
+                             aws, &ports.clock, ports.cancel, deadline};
+    if (o.nodeadm) gather_ports.private_dns_wait = cli::kNodeadmPrivateDnsWait;
+    AGENT_TRY(out.facts, gather(o.node, gather_ports, known));
     phase_done("gather", t);
     log::info("GATHERED", "instance {} ({}) in {}, kubelet {} (from {}), {} vCPUs", out.facts.instance.instance_id,
               out.facts.instance.instance_type, out.facts.instance.availability_zone, out.facts.kubelet_version.str(),
@@ -222,6 +237,7 @@ Result<NodeadmConfig> nodeadm_config_phase_inputs(Pipeline& p) {
   std::vector<std::string> overridden;
   AGENT_TRY_STATUS(cli::apply_node_config(p.o, nc.doc, overridden));
   AGENT_TRY_STATUS(cli::check_with_node_config(p.o, nc.doc));
+  apply_own_environment(p.o.node, p.ports);
   if (!p.o.node.instance_id_node_name) p.o.node.hostname_source = HostnameSource::Ec2;
   p.phase_done("config", t);
   return nc;

@@ -1,6 +1,8 @@
 // The bootstrap command: gather -> compute -> apply, timed per phase, with the status file and the
 // summary line. main builds the real adapters; tests pass fakes.
 #pragma once
+#include <functional>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +42,10 @@ struct RunPorts {
   // mdadm, mkfs.xfs and the state copy of --local-disks, which may outlast `commands`' timeout
   // (null: `commands`).
   CommandRunner* disk_commands = nullptr;
+  // Puts NodeConfig's instance.environment["default"] into this process's own environment, as
+  // nodeadm's nodeadm-environment aspect does before enrichment: the AWS calls then honour an
+  // HTTPS_PROXY/NO_PROXY given there, and the commands run see it (null: not done).
+  std::function<void(const std::map<std::string, std::string>&)> set_own_environment;
 };
 
 struct RunOutcome {

@@ -32,6 +32,10 @@ class AwsCredentialProvider {
   // IMDS credential documents fetched so far.
   int fetches() const { return fetches_; }
 
+  // The environment changed (NodeConfig's instance.environment.default): its keys, if any, sign
+  // the next request. Instance-profile credentials already fetched stay cached.
+  void set_environment(aws::AwsEnv env) { env_ = std::move(env); }
+
  private:
   aws::AwsEnv env_;
   Imds& imds_;

@@ -55,6 +55,11 @@ Result<CurlAnswer> CurlAwsApi::perform(const aws::HttpRequest& r, const aws::Cre
   return answer;
 }
 
+void CurlAwsApi::set_environment(aws::AwsEnv env) {
+  credentials_.set_environment(env);
+  options_.env = std::move(env);
+}
+
 Result<std::string> CurlAwsApi::call(const AwsWhere& where, aws::Service service, const Builder& build) {
   ++stats_.calls;
   const std::string region = aws::effective_region(options_.env, where.region);
@@ -75,8 +80,10 @@ Result<std::string> CurlAwsApi::call(const AwsWhere& where, aws::Service service
                      .endpoint = endpoint,
                      .deadline = where.deadline,
                      .retry = options_.retry,
-                     .retry_limit = fmt::format("--aws-api-retry-attempts allows {} retries",
-                                                options_.retry.max_attempts - 1)};
+                     .retry_limit = !options_.retry_limit_text.empty()
+                                        ? options_.retry_limit_text
+                                        : fmt::format("--aws-api-retry-attempts allows {} retries",
+                                                      options_.retry.max_attempts - 1)};
   AwsCallHooks hooks;
   hooks.credentials = [&](bool force) -> Result<MaybeCredentials> {
     auto creds = credentials_.get(force);

@@ -54,6 +54,8 @@ class CurlAwsApi final : public AwsApi {
     std::string user_agent = "eks-node-agent";
     std::string curl_soname = "libcurl.so.4";
     RetryObserver on_retry;
+    // How an error names the retry limit ("" : "--aws-api-retry-attempts allows N retries").
+    std::string retry_limit_text;
   };
 
   // `imds` (credentials), `clock` (deadline, backoff) must outlive this object.
@@ -73,6 +75,10 @@ class CurlAwsApi final : public AwsApi {
   Result<EcrAuthorization> ecr_authorization(const AwsWhere& where) override;
   Result<std::vector<std::string>> describe_regions(const AwsWhere& where) override;
   AwsApiStats stats() const override;
+
+  // Replaces options.env (main re-reads it after applying NodeConfig's instance.environment.default
+  // to the process): the next call's region, endpoints, proxy and environment keys follow it.
+  void set_environment(aws::AwsEnv env);
 
   static constexpr int kMaxAddonPages = 100;
 

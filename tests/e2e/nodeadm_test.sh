@@ -191,7 +191,30 @@ if /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
   AWS_MAX_ATTEMPTS=2 AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init
   check "AWS_MAX_ATTEMPTS=2: exit 1" rc_is 1
   check "AWS_MAX_ATTEMPTS=2: two attempts" equals "$(aws_stat 's["by_operation"]["DescribeInstances"]')" 2
+  check "AWS_MAX_ATTEMPTS=2: the error names AWS_MAX_ATTEMPTS" contains "$WORK/err" "AWS_MAX_ATTEMPTS allows 2 attempts"
   aws_control '{"action":"clear_faults"}'
+
+  # instance.environment.default reaches our own process before EC2 is asked (nodeadm's
+  # nodeadm-environment aspect): the endpoint host resolves nowhere, so only the proxy gets there.
+  aws_control '{"action":"reset_stats"}'
+  nodeconfig proxy-cluster "  instance:
+    environment:
+      default:
+        HTTP_PROXY: $AWS_URL
+        NO_PROXY: localhost,127.0.0.1,169.254.169.254
+" >"$WORK/proxy.yaml"
+  set_user_data "$WORK/proxy.yaml"
+  R=$(al2023_root proxy)
+  AWS_REGION=us-west-2 AWS_ENDPOINT_URL=http://ec2.emulated.invalid nodeadm "$R" init
+  check "proxy from environment.default: exit 0" rc_is 0
+  check "proxy from environment.default: one EC2 request, through the proxy" \
+    equals "$(aws_stat '[s["requests"], s["proxied"], s["signature_ok"]]')" "[1, 1, 1]"
+  check "proxy from environment.default: the node name from EC2" contains "$R$ENVF" \
+    "--hostname-override=ip-10-0-99-1.us-west-2.compute.internal"
+  check "proxy from environment.default: the systemd default environment has it" contains \
+    "$R/etc/systemd/system.conf.d/environment.conf" "HTTP_PROXY=$AWS_URL"
+  check "proxy from environment.default: names logged, not values" bash -c \
+    'grep -q "sets HTTP_PROXY, NO_PROXY" "$1" && ! grep -q "HTTP_PROXY=" "$1"' _ "$WORK/err"
   stop_server AWS
 else
   not_ok "ec2" "python3-botocore is not installed for /usr/bin/python3 (scripts/install-deps.sh installs it)"

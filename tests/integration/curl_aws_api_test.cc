@@ -317,6 +317,24 @@ TEST_CASE("the proxy carries API requests when HTTP(S)_PROXY says so, and NO_PRO
   CHECK(r.aws.stats()["proxied"] == 1);
 }
 
+TEST_CASE("set_environment: a proxy given after construction carries the next call") {
+  Rig r;
+  r.static_credentials();
+  r.options.env.endpoint_url = "http://eks.emulated.invalid";  // reachable only through the proxy
+  r.options.retry = agent::aws_retry_policy(0);
+  auto api = r.api();
+  auto direct = api.describe_cluster(r.where(), "my-cluster");
+  REQUIRE_FALSE(direct);
+  CHECK(r.aws.stats()["proxied"] == 0);
+  agent::aws::AwsEnv env = r.options.env;
+  env.http_proxy = r.aws.endpoint();
+  api.set_environment(env);
+  auto c = api.describe_cluster(r.where(), "my-cluster");
+  REQUIRE_MESSAGE(c, (c ? "" : c.error().message));
+  CHECK(r.aws.stats()["proxied"] == 1);
+  CHECK(r.aws.stats()["signature_ok"] == 1);
+}
+
 TEST_CASE("a refused connection is retried up to the attempts and then reported") {
   Rig r;
   r.static_credentials();

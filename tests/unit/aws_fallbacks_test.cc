@@ -326,6 +326,30 @@ TEST_CASE("PrivateDnsName is asked for again while empty or not found, within ma
   CHECK(denied.calls().size() == 1);  // a final error is not waited on
 }
 
+TEST_CASE("nodeadm's flow waits for PrivateDnsName for a duration, not an attempt count") {
+  FakeAwsApi empty;
+  empty.instances = {InstanceDescription{.instance_id = "i-1"}};
+  ManualClock clock;
+  app::AwsContext ctx{.api = empty, .clock = clock};
+  ctx.keep_asking_for = 600s;
+  const auto start = clock.now();
+  auto none = app::ec2_private_dns_name(ctx, {.region = "r", .domain = "d", .deadline = clock.now() + 900s}, "i-1");
+  REQUIRE_FALSE(none);
+  CHECK(clock.now() - start >= 600s);  // nodeadm's 10 minutes, then the error
+  CHECK(clock.now() - start < 620s);   // one wait (at most 15 s) past them
+  CHECK(empty.calls().size() > 20);    // more than bootstrap.sh's 20 tries
+  CHECK(contains(none.error().message, "PrivateDnsName is empty"));
+
+  // The run's deadline still bounds it.
+  FakeAwsApi again;
+  again.instances = {InstanceDescription{.instance_id = "i-1"}};
+  app::AwsContext short_run{.api = again, .clock = clock};
+  short_run.keep_asking_for = 600s;
+  auto cut = app::ec2_private_dns_name(short_run, {.region = "r", .domain = "d", .deadline = clock.now() + 30s}, "i-1");
+  REQUIRE_FALSE(cut);
+  CHECK(contains(cut.error().message, "deadline"));
+}
+
 TEST_CASE("listing instance types follows NextToken to the last page") {
   FakeAwsApi api;
   api.pages = {InstanceTypesPage{.types = {x9_large()}, .next_token = "1"},

@@ -8,6 +8,7 @@
 
 #include "agent/compute/plan_node.h"
 #include "tests/support/fake_imds.h"
+#include "tests/support/manual_clock.h"
 #include "tests/support/mem_root_fs.h"
 
 using agent::Errc;
@@ -431,6 +432,34 @@ TEST_CASE("the FIPS ECR endpoint is used only when FIPS is on and the host resol
       CHECK(w.resolved.empty());
     }
   }
+}
+
+TEST_CASE("an Outpost API host that does not resolve yet is asked again, as nodeadm does, then left") {
+  World w;
+  agent::testing::ManualClock clock;
+  NodeConfig cfg = config();
+  cfg.enable_local_outpost = true;
+  cfg.cluster_id = "0123abcd";
+  cfg.apiserver_endpoint = "https://my-outpost.example.com";
+  int asked = 0;
+  auto resolver = [&](const std::string&) {
+    ++asked;
+    return asked < 3 ? std::vector<std::string>{} : std::vector<std::string>{"10.9.9.9"};
+  };
+  GatherPorts ports{w.imds, w.fs, w.commands, resolver, 0, nullptr, &clock};
+  auto f = gather(cfg, ports);
+  REQUIRE(f);
+  CHECK(asked == 3);
+  CHECK(f->outpost_host_addresses == std::vector<std::string>{"10.9.9.9"});
+  REQUIRE(clock.sleeps().size() == 2);
+  const auto start = clock.sleeps()[0] - std::chrono::milliseconds(200);
+  CHECK(clock.sleeps()[1] - start == std::chrono::milliseconds(600));  // 200 ms, then 400 ms
+
+  asked = -100;  // never resolves: six lookups, then no address (plan_node warns)
+  auto never = gather(cfg, ports);
+  REQUIRE(never);
+  CHECK(asked == -94);
+  CHECK(never->outpost_host_addresses.empty());
 }
 
 TEST_CASE("an Outpost node resolves the API host and reads /etc/hosts") {
