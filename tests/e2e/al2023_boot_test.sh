@@ -82,14 +82,41 @@ mkdir -p /etc/eks/nodeadm.d
 systemctl daemon-reload
 systemctl enable --quiet nodeadm-config.service nodeadm-run.service
 check "n: both units enabled" bash -c '[ "$(systemctl is-enabled nodeadm-config.service nodeadm-run.service | sort -u)" = enabled ]'
-# What boot does with them: nodeadm-run's Requires= pulls nodeadm-config in, After= orders it first.
-systemctl start nodeadm-run.service
+# cloud-init's stand-ins record what a user data script would find: cloud-init.service (which runs
+# after nodeadm-config) whether config.json is there, cloud-final.service (user scripts; before
+# nodeadm-run) whether kubelet is running yet.
+cat >/etc/systemd/system/cloud-init.service <<'CEOF'
+[Unit]
+Description=cloud-init (e2e stand-in)
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'if [ -f /etc/kubernetes/kubelet/config.json ]; then echo config-present; else echo config-missing; fi >/run/e2e-cloud-init.log'
+CEOF
+cat >/etc/systemd/system/cloud-final.service <<'CEOF'
+[Unit]
+Description=cloud-final (e2e stand-in: user data scripts)
+After=cloud-init.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo "kubelet-$(systemctl is-active kubelet.service)" >/run/e2e-cloud-final.log'
+CEOF
+systemctl daemon-reload
+# What boot does with them: one transaction; nodeadm-run's Requires= pulls nodeadm-config in, and
+# the units' After=/Before= order the four.
+systemctl start nodeadm-run.service cloud-init.service cloud-final.service
 journalctl -q -u nodeadm-config.service -u nodeadm-run.service -o cat >"$WORK/nodeadm.log"
 check "n: nodeadm-config.service succeeded" is nodeadm-config.service Result success
 [ "$(prop nodeadm-config.service Result)" = success ] || sed 's/^/    nodeadm: /' "$WORK/nodeadm.log" | tail -20
 check "n: nodeadm-run.service succeeded" is nodeadm-run.service Result success
 check "n: the config phase ran before the run phase" bash -c \
   '[ "$(systemctl show -p ExecMainExitTimestampMonotonic --value nodeadm-config.service)" -le "$(systemctl show -p ExecMainStartTimestampMonotonic --value nodeadm-run.service)" ]'
+check "n: cloud-init ran after the config phase (config.json was there)" equals "$(cat /run/e2e-cloud-init.log 2>&1)" config-present
+check "n: user data scripts ran before the run phase (kubelet not started yet)" equals \
+  "$(cat /run/e2e-cloud-final.log 2>&1)" kubelet-inactive
+check "n: the run phase started after cloud-final" bash -c \
+  '[ "$(systemctl show -p ExecMainExitTimestampMonotonic --value cloud-final.service)" -le "$(systemctl show -p ExecMainStartTimestampMonotonic --value nodeadm-run.service)" ]'
 check "n: the config cache" test -s /run/eks/nodeadm/config.json
 check "n: the marker /run/nodeadm/init" test -f /run/nodeadm/init
 check "n: nodeadm's config.json" json_eq /etc/kubernetes/kubelet/config.json '[d["clusterDNS"], d["maxPods"]]' '[["10.100.0.10"], 29]'

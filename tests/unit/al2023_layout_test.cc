@@ -109,6 +109,24 @@ TEST_CASE("al2023: the environment file carries nodeadm's flags, then the user's
   CHECK(env.find('\n') == std::string::npos);
 }
 
+TEST_CASE("al2023: from kubelet 1.35 an NVIDIA GPU labels the node nvidia.com/gpu.present=true, as nodeadm") {
+  Facts f = reference_facts();
+  f.accelerators.nvidia_gpus = 1;
+  f.accelerators.nvidia_pci_addresses = {"0000:00:1e.0"};
+  const std::string label = "--node-labels=nvidia.com/gpu.present=true";
+  f.kubelet_version = Version{1, 34, 2};
+  CHECK(bytes(plan(reference_config(), f), nd::kKubeletEnvironmentPath).find(label) == std::string::npos);
+  f.kubelet_version = Version{1, 35, 0};
+  NodeConfig c = reference_config();
+  c.kubelet_extra_args = "--node-labels=team=a";
+  const std::string env = bytes(plan(c, f), nd::kKubeletEnvironmentPath);
+  CHECK(env.find(" " + label + " ") != std::string::npos);
+  CHECK(env.ends_with(" --node-labels=team=a"));  // the user's flags still come last
+  Facts no_gpu = reference_facts();
+  no_gpu.kubelet_version = Version{1, 35, 0};
+  CHECK(bytes(plan(reference_config(), no_gpu), nd::kKubeletEnvironmentPath).find(label) == std::string::npos);
+}
+
 TEST_CASE("al2023: a user --hostname-override replaces ours; maxPods in config.json stays nodeadm's") {
   NodeConfig c = reference_config();
   c.kubelet_extra_args = "--hostname-override=mine --max-pods=110";
@@ -204,6 +222,42 @@ TEST_CASE("layouts: bootstrap.sh flags give the same node values on AL2 and AL20
     agent::test::check_golden_dir(std::string("layouts/flags/") + std::string(agent::platform_name(p)),
                                   plan_files(plan(c, f)));
   }
+}
+
+TEST_CASE("layouts: --use-max-pods false, the AL2 pause image flags and IPv6 mean the same on AL2 and AL2023") {
+  NodeConfig c = reference_config();
+  c.use_max_pods = false;
+  c.pause_container_account = "123456789012";
+  c.pause_container_version = "3.9";
+  c.ip_family = agent::IpFamily::Ipv6;
+  c.service_ipv4_cidr.reset();
+  c.service_ipv6_cidr = "fd12:3456:789a::/108";
+  const std::string pause = "123456789012.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.9";
+  struct Seen {
+    nlohmann::json config;
+    std::string args;
+    std::string containerd;
+  };
+  auto seen = [&](Platform p) {
+    Facts f = reference_facts(p);
+    f.kubelet_version = Version{1, 30, 4};
+    f.instance.ipv6s = {"2001:db8:8:4::2", "2001:db8:8:4::3"};
+    const Plan pl = plan(c, f);
+    const bool al2 = p == Platform::Al2;
+    return Seen{nlohmann::json::parse(bytes(pl, al2 ? "/etc/kubernetes/kubelet/kubelet-config.json" : nd::kKubeletConfigPath)),
+                bytes(pl, al2 ? "/etc/systemd/system/kubelet.service.d/10-kubelet-args.conf" : nd::kKubeletEnvironmentPath),
+                bytes(pl, "/etc/containerd/config.toml")};
+  };
+  const Seen al2 = seen(Platform::Al2);
+  const Seen al2023 = seen(Platform::Al2023);
+  for (const Seen* s : {&al2, &al2023}) {
+    CAPTURE(s->args);
+    CHECK_FALSE(s->config.contains("maxPods"));  // --use-max-pods false: kubelet's own default
+    CHECK(s->config["clusterDNS"] == nlohmann::json::array({"fd12:3456:789a::a"}));
+    CHECK(s->args.find("--node-ip=2001:db8:8:4::2") != std::string::npos);
+    CHECK(s->containerd.find(pause) != std::string::npos);
+  }
+  CHECK(al2.config["kubeReserved"] == al2023.config["kubeReserved"]);
 }
 
 TEST_CASE("layouts: NodeConfig kubelet config, flags, environment and DNS on AL2 and AL2023") {

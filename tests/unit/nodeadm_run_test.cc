@@ -64,7 +64,7 @@ struct SociNode {
   }
 
   // `nodeadm init ARGS...` in this root.
-  void init(std::vector<std::string> args) {
+  agent::app::RunOutcome init(std::vector<std::string> args) {
     args.insert(args.begin(), "init");
     auto parsed = agent::cli::parse_nodeadm_args(args);
     REQUIRE_MESSAGE(parsed.has_value(), parsed.error().message);
@@ -73,6 +73,7 @@ struct SociNode {
     agent::app::RunOutcome out;
     auto st = agent::app::run_bootstrap(o, ports, out);
     REQUIRE_MESSAGE(st.has_value(), st.error().message);
+    return out;
   }
 
   // The ctr commands run (gather also runs `containerd --version`).
@@ -131,4 +132,35 @@ TEST_CASE("nodeadm run phase: without FastImagePull, or without the archive, not
   no_tar.init({});  // both phases in one process: the config phase's plan decides
   CHECK(no_tar.ctr_calls().empty());
   CHECK(no_tar.at("start kubelet.service") >= 0);
+}
+
+TEST_CASE("nodeadm run phase: local disks (localStorage) after the marker, before containerd and kubelet") {
+  SociNode node(/*fast_image_pull=*/false);
+  auto ud = node.imds.get("latest/user-data");
+  REQUIRE(ud);
+  node.imds.set("latest/user-data", *ud + "  instance:\n    localStorage:\n      strategy: RAID0\n");
+  auto phase_names = [](const agent::app::RunOutcome& out) {
+    std::vector<std::string> names;
+    for (const auto& [name, ms] : out.phases_ms.items()) names.push_back(name);
+    return names;
+  };
+  // The config phase (nodeadm-config.service) never touches disks: nodeadm's local-disk aspect is
+  // a run-phase aspect.
+  auto config = phase_names(node.init({"--skip", "run"}));
+  CHECK(std::find(config.begin(), config.end(), "disks") == config.end());
+
+  auto run = phase_names(node.init({"--skip", "config"}));
+  auto at = [&](const char* name) { return std::find(run.begin(), run.end(), name) - run.begin(); };
+  REQUIRE(at("disks") < static_cast<long>(run.size()));
+  CHECK(at("marker") < at("disks"));
+  CHECK(at("disks") < at("run"));  // "run": containerd, then kubelet
+
+  // The dry run shows the same order: the disk plan, then the daemons.
+  auto dry = node.init({"--skip", "config", "--dry-run"}).dry_run;
+  const auto disks = dry.find("local disks (raid0");
+  const auto containerd = dry.find("containerd.service");
+  INFO(dry);
+  REQUIRE(disks != std::string::npos);
+  REQUIRE(containerd != std::string::npos);
+  CHECK(disks < containerd);
 }
