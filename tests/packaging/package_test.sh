@@ -162,6 +162,14 @@ if [ "${PKGTEST_PHASE:-}" != "" ]; then
   read -r -a EXEC <<<"$(sed -n 's/^ExecStart=//p' "$UNIT")"
   check "$PKGTEST_PHASE: the unit runs /usr/bin/eks-node-agent" [ "${EXEC[0]:-}" = /usr/bin/eks-node-agent ]
   check "$PKGTEST_PHASE: the drop-in example is installed" test -f /etc/eks/eks-node-agent.d/nodeconfig.yaml.example
+  # AL2023: the binary under nodeadm's name, and nodeadm's two units installed but left to the image.
+  check "$PKGTEST_PHASE: /usr/bin/nodeadm is the agent" bash -c \
+    '[ "$(readlink -f /usr/bin/nodeadm)" = "$(readlink -f /usr/bin/eks-node-agent)" ] && [ -L /usr/bin/nodeadm ]'
+  check "$PKGTEST_PHASE: nodeadm --help answers as nodeadm" bash -c '/usr/bin/nodeadm --help 2>&1 | grep -q "usage: nodeadm"'
+  for u in nodeadm-config.service nodeadm-run.service; do
+    check "$PKGTEST_PHASE: $u installed, not enabled" bash -c \
+      '[ -f "$(dirname "$2")/$1" ] && [ "$(systemctl is-enabled "$1" 2>/dev/null)" = disabled ]' _ "$u" "$UNIT"
+  done
   run "${EXEC[@]}" --dry-run --root / --service-manager offline --imds-endpoint "$IMDS_URL"
   check "$PKGTEST_PHASE: boot unit command, no user data: exit 0" expect_rc 0
   check "$PKGTEST_PHASE: boot unit command: nothing to do" contains "$WORK/out" "no NodeConfig in user data; nothing to do"
