@@ -103,40 +103,70 @@ Result<int> parse_int(const std::string& flag, const std::string& v, int min, in
   return out;
 }
 
-// Applies one resolved value (from a flag or its environment variable) to Options.
-Status apply_value(Options& o, const std::string& flag, const std::string& v) {
-  NodeConfig& n = o.node;
-  if (flag == "--cluster") {
-    n.cluster_name = v;
-  } else if (flag == "--apiserver-endpoint") {
-    n.apiserver_endpoint = v;
-  } else if (flag == "--b64-cluster-ca") {
-    n.b64_cluster_ca = v;
-  } else if (flag == "--use-max-pods") {
-    AGENT_TRY(n.use_max_pods, parse_bool(flag, v));
-  } else if (flag == "--kubelet-extra-args") {
-    n.kubelet_extra_args = v;
-  } else if (flag == "--dns-cluster-ip") {
+// "a, b or c".
+std::string choice_list(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+// A value that is only checked, not mapped (--local-disks, --kube-reserved-max-pods).
+Status check_choice(const std::string& flag, const std::string& v, const std::vector<std::string_view>& choices,
+                    Errc code = Errc::Invalid) {
+  if (std::find(choices.begin(), choices.end(), v) != choices.end()) return {};
+  return make_error(code, "{} must be {}, got '{}'", flag, choice_list(choices), v);
+}
+
+// The value of an enumerated flag, from `choices` (compared after `normalize`); anything else is
+// `code`, naming every choice: "--platform must be al2 or al2023, got 'x'".
+template <typename T>
+Result<T> pick(const std::string& flag, const std::string& v,
+               std::initializer_list<std::pair<std::string_view, T>> choices, Errc code = Errc::Invalid,
+               std::string (*normalize)(std::string) = nullptr) {
+  const std::string key = normalize ? normalize(v) : v;
+  std::vector<std::string_view> names;
+  for (const auto& [name, value] : choices) {
+    if (key == name) return value;
+    names.push_back(name);
+  }
+  return make_error(code, "{} must be {}, got '{}'", flag, choice_list(names), v);
+}
+
+// bootstrap.sh's flags that are plain strings: where each one goes in NodeConfig.
+std::string* string_field(NodeConfig& n, const std::string& flag) {
+  if (flag == "--cluster") return &n.cluster_name;
+  if (flag == "--kubelet-extra-args") return &n.kubelet_extra_args;
+  if (flag == "--pause-container-version") return &n.pause_container_version;
+  return nullptr;
+}
+std::optional<std::string>* optional_field(NodeConfig& n, const std::string& flag) {
+  if (flag == "--apiserver-endpoint") return &n.apiserver_endpoint;
+  if (flag == "--b64-cluster-ca") return &n.b64_cluster_ca;
+  if (flag == "--service-ipv4-cidr") return &n.service_ipv4_cidr;
+  if (flag == "--service-ipv6-cidr") return &n.service_ipv6_cidr;
+  if (flag == "--pause-container-account") return &n.pause_container_account;
+  if (flag == "--containerd-config-file") return &n.containerd_config_file;
+  if (flag == "--cluster-id") return &n.cluster_id;
+  if (flag == "--local-disks-dir") return &n.local_disks_mount_path;
+  return nullptr;
+}
+bool* bool_field(NodeConfig& n, const std::string& flag) {
+  if (flag == "--use-max-pods") return &n.use_max_pods;
+  if (flag == "--enable-local-outpost") return &n.enable_local_outpost;
+  if (flag == "--mount-bpf-fs") return &n.mount_bpf_fs;
+  return nullptr;
+}
+
+// The flags with their own rules: enumerations, lists, numbers, and the ones only checked.
+Status apply_node_value(NodeConfig& n, const std::string& flag, const std::string& v) {
+  if (flag == "--dns-cluster-ip") {
     n.dns_cluster_ip = split_csv(v);
   } else if (flag == "--ip-family") {
-    std::string f = lower(v);
-    if (f == "ipv4") {
-      n.ip_family = IpFamily::Ipv4;
-    } else if (f == "ipv6") {
-      n.ip_family = IpFamily::Ipv6;
-    } else {
-      return make_error(Errc::Invalid, "--ip-family must be ipv4 or ipv6, got '{}'", v);
-    }
-  } else if (flag == "--service-ipv4-cidr") {
-    n.service_ipv4_cidr = v;
-  } else if (flag == "--service-ipv6-cidr") {
-    n.service_ipv6_cidr = v;
-  } else if (flag == "--pause-container-account") {
-    n.pause_container_account = v;
-  } else if (flag == "--pause-container-version") {
-    n.pause_container_version = v;
-  } else if (flag == "--containerd-config-file") {
-    n.containerd_config_file = v;
+    AGENT_TRY(n.ip_family, pick<IpFamily>(flag, v, {{"ipv4", IpFamily::Ipv4}, {"ipv6", IpFamily::Ipv6}},
+                                         Errc::Invalid, lower));
   } else if (flag == "--container-runtime") {
     if (v != "containerd") {
       return make_error(Errc::Invalid,
@@ -144,49 +174,27 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
                         "runtime since Kubernetes 1.24; drop the flag or pass containerd",
                         v);
     }
-  } else if (flag == "--enable-local-outpost") {
-    AGENT_TRY(n.enable_local_outpost, parse_bool(flag, v));
-  } else if (flag == "--cluster-id") {
-    n.cluster_id = v;
-  } else if (flag == "--mount-bpf-fs") {
-    AGENT_TRY(n.mount_bpf_fs, parse_bool(flag, v));
   } else if (flag == "--local-disks") {
-    if (v != "raid0" && v != "raid10" && v != "mount" && v != "none") {
-      return make_error(Errc::Invalid, "--local-disks must be raid0, raid10, mount or none, got '{}'", v);
-    }
+    AGENT_TRY_STATUS(check_choice(flag, v, {"raid0", "raid10", "mount", "none"}));
     n.local_disks = v;
-  } else if (flag == "--local-disks-dir") {
-    n.local_disks_mount_path = v;
   } else if (flag == "--aws-api-retry-attempts") {
     AGENT_TRY(n.aws_api_retry_attempts, parse_int(flag, v, 0, 100));
   } else if (flag == "--hostname-source") {
-    if (v == "imds") {
-      n.hostname_source = HostnameSource::Imds;
-    } else if (v == "ec2") {
-      n.hostname_source = HostnameSource::Ec2;
-    } else if (v == "instance-id") {
-      n.hostname_source = HostnameSource::InstanceId;
-    } else {
-      return make_error(Errc::Invalid, "--hostname-source must be imds, ec2 or instance-id, got '{}'", v);
-    }
+    AGENT_TRY(n.hostname_source, pick<HostnameSource>(flag, v, {{"imds", HostnameSource::Imds},
+                                                                {"ec2", HostnameSource::Ec2},
+                                                                {"instance-id", HostnameSource::InstanceId}}));
   } else if (flag == "--kube-reserved-max-pods") {
-    if (v != "eni" && v != "effective") {
-      return make_error(Errc::Invalid, "--kube-reserved-max-pods must be eni or effective, got '{}'", v);
-    }
+    AGENT_TRY_STATUS(check_choice(flag, v, {"eni", "effective"}));
     n.kube_reserved_for_effective_max_pods = v == "effective";
   } else if (flag == "--platform") {
-    if (v == "al2") {
-      n.platform = Platform::Al2;
-    } else if (v == "al2023") {
-      n.platform = Platform::Al2023;
-    } else {
-      return make_error(Errc::Invalid, "--platform must be al2 or al2023, got '{}'", v);
-    }
-  } else if (flag == "--enable-docker-bridge" || flag == "--docker-config-json") {
-    o.warnings.push_back(fmt::format(
-        "{} was set but is ignored: it only applies to the docker runtime, and this node uses containerd",
-        flag));
-  } else if (flag == "--root") {
+    AGENT_TRY(n.platform, pick<Platform>(flag, v, {{"al2", Platform::Al2}, {"al2023", Platform::Al2023}}));
+  }
+  return {};
+}
+
+// The agent's own options (where it runs, how long, how it reaches IMDS and systemd).
+Status apply_agent_value(Options& o, const std::string& flag, const std::string& v) {
+  if (flag == "--root") {
     if (v.empty() || v[0] != '/') {
       return make_error(Errc::Usage, "--root needs an absolute directory path, got '{}'", v);
     }
@@ -194,21 +202,36 @@ Status apply_value(Options& o, const std::string& flag, const std::string& v) {
   } else if (flag == "--imds-endpoint") {
     o.imds_endpoint = v;
   } else if (flag == "--service-manager") {
-    if (v == "auto") {
-      o.service_mode = ServiceMode::Auto;
-    } else if (v == "dbus") {
-      o.service_mode = ServiceMode::Dbus;
-    } else if (v == "offline") {
-      o.service_mode = ServiceMode::Offline;
-    } else {
-      return make_error(Errc::Usage, "--service-manager must be auto, dbus or offline, got '{}'", v);
-    }
+    AGENT_TRY(o.service_mode, pick<ServiceMode>(flag, v, {{"auto", ServiceMode::Auto},
+                                                          {"dbus", ServiceMode::Dbus},
+                                                          {"offline", ServiceMode::Offline}},
+                                                Errc::Usage));
   } else if (flag == "--timeout") {
     AGENT_TRY(int s, parse_int(flag, v, 1, 3600));
     o.timeout = std::chrono::seconds(s);
   } else if (flag == "--kubelet-settle-ms") {
     AGENT_TRY(int ms, parse_int(flag, v, 0, 600000));
     o.kubelet_settle = std::chrono::milliseconds(ms);
+  }
+  return {};
+}
+
+// Applies one resolved value (from a flag or its environment variable) to Options.
+Status apply_value(Options& o, const std::string& flag, const std::string& v) {
+  NodeConfig& n = o.node;
+  if (std::string* field = string_field(n, flag)) {
+    *field = v;
+  } else if (std::optional<std::string>* opt = optional_field(n, flag)) {
+    *opt = v;
+  } else if (bool* b = bool_field(n, flag)) {
+    AGENT_TRY(*b, parse_bool(flag, v));
+  } else if (flag == "--enable-docker-bridge" || flag == "--docker-config-json") {
+    o.warnings.push_back(fmt::format(
+        "{} was set but is ignored: it only applies to the docker runtime, and this node uses containerd",
+        flag));
+  } else {
+    AGENT_TRY_STATUS(apply_node_value(n, flag, v));
+    AGENT_TRY_STATUS(apply_agent_value(o, flag, v));
   }
   return {};
 }
@@ -230,28 +253,23 @@ const FlagSpec* find_flag(std::string_view name) {
   return nullptr;
 }
 
-}  // namespace
-
-Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const Getenv& getenv) {
-  Options o;
-  std::map<std::string, std::string> given;  // flag -> last value (bootstrap.sh: last one wins)
-  std::vector<std::string> positional;
+// The command line's words: switches set on `o` (--help and --version end the scan), flag values
+// into `given` (the last one wins, as in bootstrap.sh), --config-source values in order, the rest
+// into `positional`.
+Status scan_args(const std::vector<std::string>& args, Options& o, std::map<std::string, std::string>& given,
+                 std::vector<std::string>& positional) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
       o.help = true;
-      return o;
+      return {};
     }
     if (a == "--version") {
       o.version = true;
-      return o;
+      return {};
     }
-    if (a == "--dry-run") {
-      o.dry_run = true;
-      continue;
-    }
-    if (a == "--quiet") {
-      o.quiet = true;
+    if (a == "--dry-run" || a == "--quiet") {
+      (a == "--dry-run" ? o.dry_run : o.quiet) = true;
       continue;
     }
     if (auto off = no_bind_mounts(a); !off.empty()) {  // setup-local-disks' --no-bind-* switches
@@ -262,29 +280,28 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
       o.given.insert(a);
       continue;
     }
-    if (a.size() > 1 && a[0] == '-') {
-      size_t eq = a.find('=');
-      std::string name = a.substr(0, eq);
-      const FlagSpec* spec = find_flag(name);
-      if (spec == nullptr) {
-        return make_error(Errc::Usage, "unknown option '{}' (see --help for the accepted flags)", name);
-      }
-      if (name == "--config-source") {  // repeatable: every value counts, in order
-        if (eq == std::string::npos && i + 1 >= args.size()) return make_error(Errc::Usage, "{} needs a value", name);
-        o.config_sources.push_back(eq != std::string::npos ? a.substr(eq + 1) : args[++i]);
-        continue;
-      }
-      if (eq != std::string::npos) {
-        given[name] = a.substr(eq + 1);
-      } else if (i + 1 < args.size()) {
-        given[name] = args[++i];
-      } else {
-        return make_error(Errc::Usage, "{} needs a value", name);
-      }
+    if (a.size() < 2 || a[0] != '-') {
+      positional.push_back(a);
       continue;
     }
-    positional.push_back(a);
+    const size_t eq = a.find('=');
+    const std::string name = a.substr(0, eq);
+    if (find_flag(name) == nullptr) {
+      return make_error(Errc::Usage, "unknown option '{}' (see --help for the accepted flags)", name);
+    }
+    if (eq == std::string::npos && i + 1 >= args.size()) return make_error(Errc::Usage, "{} needs a value", name);
+    std::string value = eq != std::string::npos ? a.substr(eq + 1) : args[++i];
+    if (name == "--config-source") {  // repeatable: every value counts, in order
+      o.config_sources.push_back(std::move(value));
+    } else {
+      given[name] = std::move(value);
+    }
   }
+  return {};
+}
+
+// The cluster name given as the one positional argument (bootstrap.sh's form) joins `given`.
+Status take_positional(const std::vector<std::string>& positional, std::map<std::string, std::string>& given) {
   if (positional.size() > 1) {
     return make_error(Errc::Usage,
                       "unexpected argument '{}': only one cluster name may be given (quote "
@@ -299,8 +316,12 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
     }
     given["--cluster"] = positional[0];
   }
+  return {};
+}
 
-  // Resolve each flag: command line first, then its environment variable (empty = unset).
+// Each flag's value: the command line first, then its environment variable (empty = unset); an
+// error about a value from a variable names the variable.
+Status resolve_flags(Options& o, const std::map<std::string, std::string>& given, const Getenv& getenv) {
   for (const auto& spec : kFlags) {
     std::string value;
     std::string source;
@@ -316,7 +337,6 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
       continue;
     }
     if (auto applied = apply_value(o, spec.flag, value); !applied) {
-      // Name the variable the operator actually set, not only the flag they never passed.
       if (source == spec.flag) return applied.error();
       return applied.error().wrap("environment variable {}", spec.env);
     }
@@ -327,6 +347,19 @@ Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const
     o.node.pause_container_image = img;
     o.sources.push_back(kPauseImageEnv);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Options> parse_bootstrap_args(const std::vector<std::string>& args, const Getenv& getenv) {
+  Options o;
+  std::map<std::string, std::string> given;  // flag -> last value
+  std::vector<std::string> positional;
+  AGENT_TRY_STATUS(scan_args(args, o, given, positional));
+  if (o.help || o.version) return o;
+  AGENT_TRY_STATUS(take_positional(positional, given));
+  AGENT_TRY_STATUS(resolve_flags(o, given, getenv));
   if (!o.config_sources.empty()) return o;  // checked after the NodeConfig is applied
   AGENT_TRY_STATUS(check_node_config(o));
   return o;

@@ -513,3 +513,25 @@ TEST_CASE("--platform and --kube-reserved-max-pods take their documented values"
   REQUIRE_FALSE(bad2.has_value());
   CHECK(bad2.error().message.find("--kube-reserved-max-pods") != std::string::npos);
 }
+
+TEST_CASE("an enumerated flag's bad value names every choice, and the variable it came from") {
+  const Args base = {"my-cluster", "--b64-cluster-ca", "Q0E=", "--apiserver-endpoint", "https://x"};
+  auto with = [&](Args more) {
+    Args a = base;
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  CHECK(failure(with({"--local-disks", "raid5"})).message ==
+        "--local-disks must be raid0, raid10, mount or none, got 'raid5'");
+  CHECK(failure(with({"--hostname-source", "dns"})).message ==
+        "--hostname-source must be imds, ec2 or instance-id, got 'dns'");
+  auto sm = failure(with({"--service-manager", "upstart"}));
+  CHECK(sm.code == Errc::Usage);  // an agent option: usage, not input
+  CHECK(sm.message == "--service-manager must be auto, dbus or offline, got 'upstart'");
+  CHECK(failure(with({"--ip-family", "ipv5"})).message == "--ip-family must be ipv4 or ipv6, got 'ipv5'");
+  CHECK(parsed(with({"--ip-family", "IPv6", "--service-ipv6-cidr", "fd00::/108"})).node.ip_family ==
+        IpFamily::Ipv6);  // bootstrap.sh lower-cases it
+  auto env = failure(base, {{"LOCAL_DISKS", "raid5"}});
+  CHECK(env.message.find("environment variable LOCAL_DISKS") != std::string::npos);
+  CHECK(failure(with({"--use-max-pods", "yes"})).message == "--use-max-pods must be true or false, got 'yes'");
+}
