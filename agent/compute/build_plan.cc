@@ -116,11 +116,10 @@ const char* package_manager_name(PackageManager pm) {
   return "none";
 }
 
-Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
-  BuildPlan plan;
-  const std::string domain = aws::partition_domain(v.binary_bucket_region, "", "");
+namespace {
 
-  // --- binaries from the bucket ------------------------------------------------------------
+// The binaries from the bucket.
+void add_downloads(const BuildVars& v, BuildPlan& plan) {
   const std::string prefix = fmt::format("{}/{}/bin/linux/{}/", v.kubernetes_version_text,
                                          v.kubernetes_build_date, v.arch);
   plan.downloads = {
@@ -130,8 +129,10 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
       // The kubeconfig's exec plugin; newer releases may not ship it in the layout.
       {"aws-iam-authenticator", prefix + "aws-iam-authenticator", "/usr/bin/aws-iam-authenticator", 0755, true},
   };
+}
 
-  // --- packages ----------------------------------------------------------------------------
+// containerd, runc and the kernel from the image's package manager (or a note that they are not).
+void add_packages(const BuildVars& v, const BuildFacts& facts, BuildPlan& plan) {
   if (v.install_packages) {
     if (facts.package_manager == PackageManager::None) {
       plan.blocked = make_error(Errc::Unsupported,
@@ -146,13 +147,11 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
     plan.notes.push_back({Diagnostic::Level::Info, "BUILD_PACKAGES_SKIPPED",
                           "install_packages=false: containerd, runc and the kernel are left as the image has them"});
   }
+}
 
-  // --- directories kubelet and the CNI expect ----------------------------------------------
-  plan.directories = {"/etc/kubernetes/manifests", "/var/lib/kubernetes", "/var/lib/kubelet", "/opt/cni/bin",
-                      "/etc/kubernetes/kubelet", "/etc/systemd/system/kubelet.service.d",
-                      "/etc/containerd/config.d"};
-
-  // --- files -------------------------------------------------------------------------------
+// kubelet's files: its version, the max pods table, its config, kubeconfig, credential provider
+// config and unit.
+void add_kubelet_files(const BuildVars& v, const BuildFacts& facts, BuildPlan& plan) {
   auto add = [&](FileWrite w) { plan.files.push_back(std::move(w)); };
   add({.path = kKubeletVersionPath, .bytes = "v" + v.kubernetes_version_text + "\n"});
   add({.path = kEniMaxPodsPath, .bytes = std::string(embedded::file("data/eni-max-pods.txt"))});
@@ -164,9 +163,14 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
   add({.path = kCredentialProviderPath,
        .bytes = credential_provider_config_for(v.kubernetes_version, facts.credential_provider_config)});
   add({.path = kKubeletUnitPath, .bytes = std::string(embedded::file("config/kubelet.service")), .unit_file = true});
+}
 
-  // containerd's config for the build itself (image caching needs a CRI-ready containerd);
-  // boot mode rewrites it with the node's own region and options.
+// containerd's config for the build itself (image caching needs a CRI-ready containerd), the
+// runtime slice, kernel modules and sysctls, logrotate and (unpackaged) the agent's unit.
+Status add_runtime_files(const BuildVars& v, const BuildFacts& facts, BuildPlan& plan) {
+  const std::string domain = aws::partition_domain(v.binary_bucket_region, "", "");
+  auto add = [&](FileWrite w) { plan.files.push_back(std::move(w)); };
+  // containerd's config: boot mode rewrites it with the node's own region and options.
   const EcrRegistry ecr = ecr_registry_for(v.binary_bucket_region, domain, std::nullopt);
   plan.sandbox_image = fmt::format("{}/eks/pause:{}", ecr.host, v.pause_container_version);
   const bool containerd2 = v.containerd_version.rfind("2.", 0) == 0 || v.containerd_version.rfind("2*", 0) == 0;
@@ -188,10 +192,14 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
          .bytes = std::string(embedded::file("units/eks-node-agent.service")),
          .unit_file = true});
   }
+  return {};
+}
 
-  // --- the agent at the paths user data calls ---------------------------------------------
-  // bootstrap.sh and max-pods-calculator.sh are scripts that exec the agent, not links to it: user
-  // data edits bootstrap.sh with sed (README "Install layout"). The same layout as the packages'.
+// The agent at the paths user data calls. bootstrap.sh and max-pods-calculator.sh are scripts that
+// exec the agent, not links to it: user data edits bootstrap.sh with sed (README "Install layout").
+// The same layout as the packages'.
+void add_agent_paths(BuildPlan& plan) {
+  auto add = [&](FileWrite w) { plan.files.push_back(std::move(w)); };
   const std::string shim_dir = kShimDir;
   add({.path = shim_dir + "/bootstrap.sh", .bytes = std::string(embedded::file("config/bootstrap.sh")), .mode = 0755});
   add({.path = shim_dir + "/max-pods-calculator.sh",
@@ -203,7 +211,20 @@ Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
   // Both enabled in the image. kubelet.service's ConditionPathExists on the CA keeps it from
   // starting before boot mode has written the node's configuration (README "Build mode").
   plan.enable_units = {"kubelet.service", kAgentUnit};
+}
 
+}  // namespace
+
+Result<BuildPlan> plan_build(const BuildVars& v, const BuildFacts& facts) {
+  BuildPlan plan;
+  add_downloads(v, plan);
+  add_packages(v, facts, plan);
+  plan.directories = {"/etc/kubernetes/manifests", "/var/lib/kubernetes", "/var/lib/kubelet", "/opt/cni/bin",
+                      "/etc/kubernetes/kubelet", "/etc/systemd/system/kubelet.service.d",
+                      "/etc/containerd/config.d"};
+  add_kubelet_files(v, facts, plan);
+  AGENT_TRY_STATUS(add_runtime_files(v, facts, plan));
+  add_agent_paths(plan);
   plan.cache_container_images = v.cache_container_images;
   plan.refresh_instance_types = v.refresh_instance_types;
   return plan;

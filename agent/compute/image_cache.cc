@@ -138,8 +138,9 @@ bool valid_image_tag(std::string_view tag) {
   return std::all_of(tag.begin(), tag.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
 }
 
-Result<ImageCachePlan> image_cache_plan(const ImageCacheInputs& in) {
-  AGENT_TRY(std::string minor, kubernetes_minor(in.kubernetes_version));
+namespace {
+
+Status check_image_cache_inputs(const ImageCacheInputs& in) {
   if (!valid_image_tag(in.pause_container_version)) {
     return make_error(Errc::Invalid, "pause_container_version '{}' is not an image tag", in.pause_container_version);
   }
@@ -149,14 +150,13 @@ Result<ImageCachePlan> image_cache_plan(const ImageCacheInputs& in) {
   if (!valid_domain(in.domain)) {
     return make_error(Errc::Invalid, "'{}' is not a partition domain (like amazonaws.com)", in.domain);
   }
-  const auto version = parse_version(in.kubernetes_version);
+  return {};
+}
+
+// The images to cache, in pull order (duplicates possible): pause, kube-proxy, the VPC CNI.
+std::vector<Wanted> wanted_images(const ImageCacheInputs& in, const std::string& minor, ImageCachePlan& plan) {
   // Only the -minimal- kube-proxy images exist from 1.24 on (install-worker.sh's gate).
-  const bool minimal_only = *version >= Version{1, 24, 0};
-
-  ImageCachePlan plan;
-  plan.kubernetes_minor = minor;
-  plan.registry = ecr_registry_for(in.region, in.domain, in.account);
-
+  const bool minimal_only = *parse_version(in.kubernetes_version) >= Version{1, 24, 0};
   std::vector<Wanted> wanted;
   wanted.push_back({"eks/pause", in.pause_container_version, false});
   for (const auto& v : versions_to_cache(in.kube_proxy_versions, kKubeProxyAddon, minor, plan.diagnostics)) {
@@ -183,17 +183,11 @@ Result<ImageCachePlan> image_cache_plan(const ImageCacheInputs& in) {
     wanted.push_back({"amazon-k8s-cni", v, true});
     wanted.push_back({"amazon-k8s-cni-init", v, true});
   }
+  return wanted;
+}
 
-  // Pulls, without duplicates, in order.
-  std::vector<Wanted> pulled;
-  for (auto& w : wanted) {
-    std::string ref = fmt::format("{}/{}:{}", plan.registry.host, w.repository, w.tag);
-    if (std::find(plan.pulls.begin(), plan.pulls.end(), ref) != plan.pulls.end()) continue;
-    plan.pulls.push_back(std::move(ref));
-    pulled.push_back(std::move(w));
-  }
-
-  // Regions: the partition's, each its own value, plus the build region.
+// plan.regions: the partition's valid region names plus the build region, sorted.
+void plan_regions(const ImageCacheInputs& in, ImageCachePlan& plan) {
   std::set<std::string> regions{in.region};
   std::vector<std::string> bad_regions;
   for (const auto& r : in.partition_regions) {
@@ -214,9 +208,11 @@ Result<ImageCachePlan> image_cache_plan(const ImageCacheInputs& in) {
                                                    in.region)));
   }
   plan.regions.assign(regions.begin(), regions.end());
+}
 
-  // The registry hosts to tag for, in region order, each once: the region's own registry, and its
-  // ecr-fips twin where ECR has one.
+// The registry hosts to tag for, in region order, each once: the region's own registry, and its
+// ecr-fips twin where ECR has one.
+std::vector<std::string> tag_hosts(const ImageCacheInputs& in, const ImageCachePlan& plan) {
   std::vector<std::string> hosts;
   auto add_host = [&](const std::string& h) {
     if (std::find(hosts.begin(), hosts.end(), h) == hosts.end()) hosts.push_back(h);
@@ -226,7 +222,30 @@ Result<ImageCachePlan> image_cache_plan(const ImageCacheInputs& in) {
     add_host(reg.host);
     if (has_ecr_fips(reg.region)) add_host(reg.fips_host);
   }
+  return hosts;
+}
 
+}  // namespace
+
+Result<ImageCachePlan> image_cache_plan(const ImageCacheInputs& in) {
+  AGENT_TRY(std::string minor, kubernetes_minor(in.kubernetes_version));
+  AGENT_TRY_STATUS(check_image_cache_inputs(in));
+  ImageCachePlan plan;
+  plan.kubernetes_minor = minor;
+  plan.registry = ecr_registry_for(in.region, in.domain, in.account);
+
+  // Pulls, without duplicates, in order.
+  std::vector<Wanted> pulled;
+  for (auto& w : wanted_images(in, minor, plan)) {
+    std::string ref = fmt::format("{}/{}:{}", plan.registry.host, w.repository, w.tag);
+    if (std::find(plan.pulls.begin(), plan.pulls.end(), ref) != plan.pulls.end()) continue;
+    plan.pulls.push_back(std::move(ref));
+    pulled.push_back(std::move(w));
+  }
+  plan_regions(in, plan);
+  const std::vector<std::string> hosts = tag_hosts(in, plan);
+
+  // Every pulled image under every host's name (and the VPC CNI also without its alias suffix).
   std::set<std::string> named(plan.pulls.begin(), plan.pulls.end());
   for (size_t i = 0; i < pulled.size(); ++i) {
     const Wanted& w = pulled[i];
