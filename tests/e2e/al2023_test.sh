@@ -157,6 +157,43 @@ check "nodeconfig without kubelet.config: exit 0" expect_rc 0
 check "nodeconfig without kubelet.config: drop-in removed" no_file "$R$DROPIN"
 check "nodeconfig without kubelet.config: no --config-dir" lacks "$R$ENVF" config-dir
 
+# --- containerd: nodeadm's templates for 1.7 and 2.x, a user TOML merged into V3 -----------------
+# The expected files are the goldens the unit tests hold against nodeadm.md's templates.
+GOLD=$REPO/tests/golden/al2023/containerd
+for row in "1.7.27 v1.31.2 v2-no-cdi" "1.7.27 v1.32.0 v2-cdi" "2.0.5 v1.31.7 v3-no-cdi" "2.0.5 v1.32.0 v3-cdi"; do
+  read -r cv kv gold <<<"$row"
+  R=$(al2023_root "ctd-$gold" "$kv-eks-1")
+  echo "$cv" >"$R/etc/eks/containerd-version.txt"
+  agent "$R" --cluster my-cluster --apiserver-endpoint "$ENDPOINT" --b64-cluster-ca "$CA_B64"
+  check "containerd $cv, kubelet $kv: exit 0" expect_rc 0
+  check "containerd $cv, kubelet $kv: nodeadm's template ($gold)" same_bytes "$R/etc/containerd/config.toml" "$GOLD/$gold.toml"
+done
+nodeconfig ctd-cluster "  containerd:
+    config: |
+      version = 3
+
+      [plugins.'io.containerd.cri.v1.images']
+      max_concurrent_downloads = 8
+
+      [plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+
+      [[plugins.\"io.containerd.transfer.v1.local\".unpack_config]]
+      platform = \"linux/amd64\"
+      snapshotter = \"overlayfs\"
+
+      [[plugins.\"io.containerd.transfer.v1.local\".unpack_config]]
+      platform = \"linux/arm64\"
+      snapshotter = \"overlayfs\"
+" >"$WORK/ctd.yaml"
+set_user_data "$WORK/ctd.yaml"
+R=$(al2023_root ctd-user v1.33.2-eks-1)
+echo 2.1.0 >"$R/etc/eks/containerd-version.txt"
+agent "$R" --config-source imds://user-data
+check "containerd 2.1 with a user V3 TOML: exit 0" expect_rc 0
+check "containerd 2.1 with a user V3 TOML: merged and formatted as nodeadm (v3-user)" same_bytes \
+  "$R/etc/containerd/config.toml" "$GOLD/v3-user.toml"
+
 # --- Outposts ---------------------------------------------------------------------------------
 R=$(al2023_root outpost)
 echo "127.0.0.1 localhost" >"$R/etc/hosts"
