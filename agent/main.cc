@@ -383,7 +383,7 @@ platform::CurlAwsApi::Options nodeadm_aws_options(int attempts) {
   o.connect_timeout = cli::kNodeadmAwsConnectTimeout;
   o.request_timeout = 2 * cli::kNodeadmAwsConnectTimeout;
   o.user_agent = "eks-node-agent/" AGENT_VERSION " (nodeadm)";
-  o.retry_limit_text = fmt::format("AWS_MAX_ATTEMPTS allows {} attempts", attempts);
+  o.retry_limit_text = fmt::format("AWS_MAX_ATTEMPTS allows {} attempt(s)", attempts);
   return o;
 }
 

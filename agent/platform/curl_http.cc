@@ -194,12 +194,20 @@ Status transfer_status(const CurlLibrary& c, CURL* h, const CurlRequest& r, cons
   if (t.sink_error) return *t.sink_error;
   if (t.too_big) return make_error(Errc::Unsupported, "the answer is over {} bytes", r.max_body);
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    // LOW_SPEED_TIME and TIMEOUT both end as CURLE_OPERATION_TIMEDOUT: the elapsed time tells
-    // which.
+    // CONNECTTIMEOUT, LOW_SPEED_TIME and TIMEOUT all end as CURLE_OPERATION_TIMEDOUT: whether a
+    // connection opened and the elapsed time tell which.
     double elapsed_s = 0;
     c.easy_getinfo(h, CURLINFO_TOTAL_TIME, &elapsed_s);
     const double mib = static_cast<double>(t.received) / (1024.0 * 1024.0);
-    if (r.stall_timeout.count() > 0 && elapsed_s * 1000.0 + 500.0 < static_cast<double>(timeout_ms)) {
+    const bool before_timeout = elapsed_s * 1000.0 + 500.0 < static_cast<double>(timeout_ms);
+    double connected_s = 0;  // 0: the connection (to the proxy, if any) never opened
+    c.easy_getinfo(h, CURLINFO_CONNECT_TIME, &connected_s);
+    if (connected_s == 0 && t.received == 0 && before_timeout) {
+      const std::string via = r.proxy.empty() ? "" : fmt::format(" (proxy {})", aws::url_host(r.proxy));
+      return make_error(Errc::Timeout, "could not connect within {} ms{}",
+                        std::min<long>(r.connect_timeout.count(), timeout_ms), via);
+    }
+    if (r.stall_timeout.count() > 0 && before_timeout) {
       return make_error(Errc::Timeout, "the transfer stalled: no data for {} s ({:.1f} MiB received)",
                         r.stall_timeout.count(), mib);
     }

@@ -191,8 +191,35 @@ if /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
   AWS_MAX_ATTEMPTS=2 AWS_REGION=us-west-2 AWS_ENDPOINT_URL="$AWS_URL" nodeadm "$R" init
   check "AWS_MAX_ATTEMPTS=2: exit 1" rc_is 1
   check "AWS_MAX_ATTEMPTS=2: two attempts" equals "$(aws_stat 's["by_operation"]["DescribeInstances"]')" 2
-  check "AWS_MAX_ATTEMPTS=2: the error names AWS_MAX_ATTEMPTS" contains "$WORK/err" "AWS_MAX_ATTEMPTS allows 2 attempts"
+  check "AWS_MAX_ATTEMPTS=2: the error names AWS_MAX_ATTEMPTS" contains "$WORK/err" "AWS_MAX_ATTEMPTS allows 2 attempt(s)"
   aws_control '{"action":"clear_faults"}'
+
+  # nodeadm's 30 s connect timeout per attempt (its e2e aws-api-connection-timeout): an endpoint
+  # whose accept queue is full drops our SYNs, so the connection neither opens nor fails.
+  "$PY" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+fill = []
+for _ in range(3):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(s.getsockname())
+    except BlockingIOError: pass
+    fill.append(c)
+print(s.getsockname()[1], flush=True)
+time.sleep(90)' >"$WORK/blackhole.port" &
+  BLACKHOLE=$!
+  for _ in $(seq 50); do [ -s "$WORK/blackhole.port" ] && break; sleep 0.1; done
+  nodeconfig ec2-cluster "" >"$WORK/ec2.yaml"
+  set_user_data "$WORK/ec2.yaml"
+  R=$(al2023_root blackhole)
+  T0=$(date +%s)
+  AWS_MAX_ATTEMPTS=1 AWS_REGION=us-west-2 AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/blackhole.port")" nodeadm "$R" init
+  ELAPSED=$(( $(date +%s) - T0 ))
+  kill "$BLACKHOLE" 2>/dev/null; wait "$BLACKHOLE" 2>/dev/null
+  check "black-holed EC2, AWS_MAX_ATTEMPTS=1: exit 1" rc_is 1
+  check "black-holed EC2, AWS_MAX_ATTEMPTS=1: one 30 s connect timeout (took ${ELAPSED} s)" \
+    bash -c '[ "$1" -ge 29 ] && [ "$1" -le 40 ]' _ "$ELAPSED"
+  check "black-holed EC2: the error says no connection opened in 30 s" contains "$WORK/err" "could not connect within 30000 ms"
 
   # instance.environment.default reaches our own process before EC2 is asked (nodeadm's
   # nodeadm-environment aspect): the endpoint host resolves nowhere, so only the proxy gets there.

@@ -2,6 +2,11 @@
 // botocore in the emulator, retries on a manual clock, credentials from a fake IMDS.
 #include "agent/platform/curl_aws_api.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 #include <fmt/chrono.h>
 
@@ -346,6 +351,50 @@ TEST_CASE("a refused connection is retried up to the attempts and then reported"
   CHECK(c.error().code == Errc::AwsApi);
   CHECK(contains(c.error().message, "failed 3 time(s)"));
   CHECK(api.stats().requests == 3);
+}
+
+// A loopback port whose accept queue is full: the kernel drops further SYNs, so a connection
+// neither opens nor fails (a black-holed endpoint, as nodeadm's e2e makes one).
+struct BlackHole {
+  int listener = -1;
+  std::vector<int> fillers;
+  int port = 0;
+  BlackHole() {
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(listen(listener, 0) == 0);
+    socklen_t len = sizeof a;
+    getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    for (int i = 0; i < 3; ++i) {
+      int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      fillers.push_back(c);
+    }
+  }
+  ~BlackHole() {
+    for (int c : fillers) close(c);
+    close(listener);
+  }
+};
+
+TEST_CASE("a black-holed endpoint: the connect timeout ends each attempt, and the error says so") {
+  BlackHole hole;
+  Rig r;
+  r.static_credentials();
+  r.options.env.endpoint_url = fmt::format("http://127.0.0.1:{}", hole.port);
+  r.options.connect_timeout = 300ms;
+  r.options.request_timeout = 5s;
+  r.options.retry = agent::aws_retry_policy(0);
+  auto api = r.api();
+  const auto start = std::chrono::steady_clock::now();
+  auto c = api.describe_cluster(r.where(), "my-cluster");
+  REQUIRE_FALSE(c);
+  CHECK(contains(c.error().message, "could not connect within 300 ms"));
+  CHECK(std::chrono::steady_clock::now() - start < 4s);  // the connect timeout, not the request's
 }
 
 TEST_CASE("a malformed cluster name never reaches the network") {
