@@ -82,6 +82,22 @@ set_user_data "$WORK/script.sh"
 nodeadm "$R" config check
 check "config check with a shell script: exit 1, no config in chain" bash -c '[ "$1" -eq 1 ] && grep -q "no config in chain" "$2"' _ "$RC" "$WORK/err"
 
+# --- error positions: the source, line and column of a bad value; nothing written --------------
+nodeconfig pos-cluster "  kubelet:
+    flags: not-a-list
+" >"$R/etc/bad.yaml"
+nodeadm "$R" config check -c file:///etc/bad.yaml
+check "bad value in a file: exit 1" rc_is 1
+check "bad value in a file: file, line and column named" contains "$WORK/err" \
+  "file:///etc/bad.yaml, line 10, column 5: spec.kubelet.flags must be a list, not a string"
+set_user_data "$R/etc/bad.yaml"
+R=$(al2023_root badpos)
+nodeadm "$R" init
+check "bad value in user data: init exits 1" rc_is 1
+check "bad value in user data: user data, line and column named" contains "$WORK/err" \
+  "imds://user-data, line 10, column 5: spec.kubelet.flags must be a list"
+check "bad value in user data: nothing written" no_file "$R$KCFG"
+
 # --- init: both phases -------------------------------------------------------------------------
 set_user_data "$WORK/nc.yaml"
 R=$(al2023_root both)
