@@ -665,10 +665,8 @@ class AsioImds::Exchange {
   bool done_ = false;
 };
 
-namespace {
-
 // Retry bookkeeping for one path across rounds.
-struct Job {
+struct imds_detail::Job {
   size_t index = 0;
   std::string path;
   int attempts = 0;
@@ -676,8 +674,7 @@ struct Job {
   bool last_timed_out = false;
   std::string last_failure;
 };
-
-}  // namespace
+using imds_detail::Job;
 
 AsioImds::AsioImds(Options options, Clock& clock, const CancelToken* cancel)
     : options_(std::move(options)), clock_(clock), cancel_(cancel) {
@@ -902,99 +899,97 @@ Result<std::string> AsioImds::get(const std::string& path) {
   return std::move(results.front());
 }
 
+bool AsioImds::wait_for_retry(const std::vector<Job>& next, int backoff_attempt, Answers& out) {
+  const std::string& ep = options_.endpoint;
+  const TimePoint wake = clock_.now() + backoff_for(backoff_attempt);
+  if (wake >= deadline()) {
+    for (const Job& j : next) out[j.index].emplace(give_up(j, "GET", ep, options_.overall, true));
+    return false;
+  }
+  if (!sleep_until(clock_, cancel_, wake)) {
+    for (const Job& j : next) {
+      out[j.index].emplace(cancel_->interrupted(fmt::format("while retrying IMDS GET {} at {}", j.path, ep)));
+    }
+    return false;
+  }
+  return true;
+}
+
+std::vector<Job> AsioImds::get_round(std::vector<Job>& pending, bool& token_refreshed, Answers& out) {
+  const std::string& ep = options_.endpoint;
+  if (Status s = ensure_token(); !s.has_value()) {
+    for (const Job& j : pending) out[j.index].emplace(s.error().wrap("IMDS GET {}", j.path));
+    return {};
+  }
+  if (clock_.now() >= deadline()) {
+    for (const Job& j : pending) out[j.index].emplace(give_up(j, "GET", ep, options_.overall, true));
+    return {};
+  }
+  const std::string header = "X-aws-ec2-metadata-token: " + token_;
+  std::vector<std::unique_ptr<Exchange>> exchanges;
+  std::vector<Exchange*> round;
+  for (const Job& j : pending) {
+    exchanges.push_back(make_exchange(j.path, /*put=*/false, header));
+    round.push_back(exchanges.back().get());
+  }
+  run_round(round);
+  // A cancellation abandons what is unanswered (and any retry); answers already in are kept.
+  const bool cancelled = is_cancelled(cancel_);
+  auto interrupted = [&](const Job& j) {
+    out[j.index].emplace(cancel_->interrupted(fmt::format("while waiting for IMDS GET {} at {}", j.path, ep)));
+  };
+  std::vector<Job> next;
+  int backoff_attempt = 0;
+  bool drop_token = false;
+  for (size_t k = 0; k < pending.size(); ++k) {
+    Job& j = pending[k];
+    Exchange& x = *exchanges[k];
+    if (cancelled && x.transport != Transport::Ok) {
+      interrupted(j);
+      continue;
+    }
+    const GetRules rules{ep, options_.max_attempts, options_.overall, retries_not_found(j.path), token_refreshed};
+    Attempt a{x.outcome(), x.transport, x.connected, std::move(x.body), x.failure(), x.final_errc()};
+    const Verdict v = judge_get(j, std::move(a), rules, out[j.index]);
+    if (v == Verdict::Answered) continue;
+    if (v == Verdict::Retry) backoff_attempt = std::max(backoff_attempt, j.attempts);
+    if (v == Verdict::RetryWithNewToken) drop_token = true;
+    next.push_back(std::move(j));
+  }
+  if (cancelled) {
+    for (const Job& job : next) interrupted(job);
+    return {};
+  }
+  if (drop_token) {  // a 401 refreshes the token once per call
+    token_.clear();
+    token_refreshed = true;
+  }
+  if (backoff_attempt > 0 && !next.empty() && !wait_for_retry(next, backoff_attempt, out)) return {};
+  return next;
+}
+
 std::vector<Result<std::string>> AsioImds::get_many(const std::vector<std::string>& paths) {
   const std::string& ep = options_.endpoint;
-  std::vector<std::optional<Result<std::string>>> out(paths.size());
+  Answers out(paths.size());
   std::vector<Job> pending;
   for (size_t i = 0; i < paths.size(); ++i) {
     auto p = normalize_path(paths[i]);
     if (!p.has_value()) {
       out[i].emplace(p.error());
     } else if (!net_->target.has_value()) {
-      out[i].emplace(
-          make_error(Errc::Invalid, "IMDS GET {} at {}: {}", *p, ep, net_->target.error().message));
+      out[i].emplace(make_error(Errc::Invalid, "IMDS GET {} at {}: {}", *p, ep, net_->target.error().message));
     } else {
       pending.push_back(Job{i, std::move(p).value()});
     }
   }
-
-  bool token_refreshed = false;  // a 401 refreshes the token once per call
-  while (!pending.empty()) {
-    if (Status s = ensure_token(); !s.has_value()) {
-      for (const Job& j : pending) out[j.index].emplace(s.error().wrap("IMDS GET {}", j.path));
-      break;
-    }
-    TimePoint start = clock_.now();
-    if (start >= deadline()) {
-      for (const Job& j : pending)
-        out[j.index].emplace(give_up(j, "GET", ep, options_.overall, true));
-      break;
-    }
-    const std::string header = "X-aws-ec2-metadata-token: " + token_;
-
-    std::vector<std::unique_ptr<Exchange>> exchanges;
-    std::vector<Exchange*> round;
-    for (const Job& j : pending) {
-      exchanges.push_back(make_exchange(j.path, /*put=*/false, header));
-      round.push_back(exchanges.back().get());
-    }
-    run_round(round);
-    // A cancellation abandons what is unanswered (and any retry); answers already in are kept.
-    const bool cancelled = is_cancelled(cancel_);
-    auto interrupted = [&](const Job& j) {
-      out[j.index].emplace(cancel_->interrupted(fmt::format("while waiting for IMDS GET {} at {}", j.path, ep)));
-    };
-
-    std::vector<Job> next;
-    int backoff_attempt = 0;
-    bool drop_token = false;
-    for (size_t k = 0; k < pending.size(); ++k) {
-      Job& j = pending[k];
-      Exchange& x = *exchanges[k];
-      if (cancelled && x.transport != Transport::Ok) {
-        interrupted(j);
-        continue;
-      }
-      const GetRules rules{ep, options_.max_attempts, options_.overall, retries_not_found(j.path), token_refreshed};
-      Attempt a{x.outcome(), x.transport, x.connected, std::move(x.body), x.failure(), x.final_errc()};
-      const Verdict v = judge_get(j, std::move(a), rules, out[j.index]);
-      if (v == Verdict::Answered) continue;
-      if (v == Verdict::Retry) backoff_attempt = std::max(backoff_attempt, j.attempts);
-      if (v == Verdict::RetryWithNewToken) drop_token = true;
-      next.push_back(std::move(j));
-    }
-    if (cancelled) {
-      for (const Job& job : next) interrupted(job);
-      break;
-    }
-    if (drop_token) {
-      token_.clear();
-      token_refreshed = true;
-    }
-    if (backoff_attempt > 0 && !next.empty()) {
-      TimePoint wake = clock_.now() + backoff_for(backoff_attempt);
-      if (wake >= deadline()) {
-        for (const Job& j : next)
-          out[j.index].emplace(give_up(j, "GET", ep, options_.overall, true));
-        break;
-      }
-      if (!sleep_until(clock_, cancel_, wake)) {
-        for (const Job& j : next) {
-          out[j.index].emplace(
-              cancel_->interrupted(fmt::format("while retrying IMDS GET {} at {}", j.path, ep)));
-        }
-        break;
-      }
-    }
-    pending = std::move(next);
-  }
+  bool token_refreshed = false;
+  while (!pending.empty()) pending = get_round(pending, token_refreshed, out);
 
   std::vector<Result<std::string>> results;
   results.reserve(out.size());
   for (auto& r : out) {
-    results.push_back(r.has_value()
-                          ? std::move(*r)
-                          : Result<std::string>(make_error(Errc::Internal, "IMDS GET: no result")));
+    results.push_back(r.has_value() ? std::move(*r)
+                                    : Result<std::string>(make_error(Errc::Internal, "IMDS GET: no result")));
   }
   return results;
 }

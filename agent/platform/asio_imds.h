@@ -19,6 +19,10 @@
 
 namespace agent::platform {
 
+namespace imds_detail {
+struct Job;  // one path's retry bookkeeping across rounds (asio_imds.cc)
+}  // namespace imds_detail
+
 // Talks to IMDS with one session token (PUT latest/api/token), kept in memory only, reused for
 // every GET and refreshed when IMDS answers 401 or when it is about to expire. get_many() puts all
 // its paths in flight at once (one TCP connection each), so a batch costs one round trip (plus
@@ -100,6 +104,15 @@ class AsioImds final : public Imds {
   std::chrono::milliseconds backoff_for(int attempt);  // attempt >= 1
   std::chrono::steady_clock::time_point deadline();    // starts the budget on first use
   bool retries_not_found(const std::string& path) const;
+  using Answers = std::vector<std::optional<Result<std::string>>>;
+  // One round trip for `pending` (answers into `out`), then the wait before the next; returns the
+  // jobs to ask again (empty when all are answered, or when the call must stop: they are then
+  // answered with the reason).
+  std::vector<imds_detail::Job> get_round(std::vector<imds_detail::Job>& pending, bool& token_refreshed,
+                                          Answers& out);
+  // Sleeps the backoff before a retry round; false (with `next` answered) when it would pass the
+  // deadline or the run is cancelled.
+  bool wait_for_retry(const std::vector<imds_detail::Job>& next, int backoff_attempt, Answers& out);
 
   Options options_;
   Clock& clock_;
