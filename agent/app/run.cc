@@ -243,6 +243,25 @@ Result<NodeadmConfig> nodeadm_config_phase_inputs(Pipeline& p) {
   return nc;
 }
 
+// nodeadm configures only the daemons --daemon names: the files of the others are left as they
+// are (no owed restart either); the node's own files (environment and resolved drop-ins) are
+// written whatever it names, as nodeadm's aspects are.
+void keep_named_daemons(Plan& plan, const std::optional<std::set<std::string>>& only) {
+  if (!only) return;
+  std::set<std::string> skipped;
+  auto skip = [&](const std::string& daemon) {
+    if (daemon.empty() || only->count(daemon) != 0) return false;
+    skipped.insert(daemon);
+    return true;
+  };
+  std::erase_if(plan.files, [&](const FileWrite& w) { return skip(w.configures); });
+  std::erase_if(plan.removals, [&](const FileRemoval& r) { return skip(r.configures); });
+  if (!skipped.empty()) {
+    log::info("DAEMON_NOT_CONFIGURED", "--daemon does not name {}: its configuration is left as it is",
+              fmt::join(skipped, ", "));
+  }
+}
+
 // nodeadm's config phase: every file, daemon-reload and systemd-resolved; containerd and kubelet
 // are deferred (their owed restarts stay in kPendingPath for the run phase, which may be another
 // process). An unchanged spec reuses the cached instance details: no EC2 call. Then the cache.
@@ -252,6 +271,7 @@ Status nodeadm_config_phase(Pipeline& p, const NodeadmConfig& nc) {
     known.ec2_private_dns_name = nc.cached->private_dns_name;
   }
   AGENT_TRY_STATUS(p.gather_and_compute(nc.enrich ? p.ports.aws : nullptr, known));
+  keep_named_daemons(p.out.plan, p.o.nodeadm->daemons);
   AGENT_TRY_STATUS(p.apply(p.out.plan, "apply", {kContainerdUnit, kKubeletUnit}));
   const std::string& cache = p.o.nodeadm->cache_path;
   if (p.o.dry_run || cache.empty()) return {};

@@ -75,14 +75,14 @@ Status add_al2023_containerd_files(const NodeSettings& s, const Facts& f, Plan& 
          "containerd 2 reads it and migrates it in memory (nodeadm would write `containerd config migrate`'s dump)"});
   }
   plan.files.push_back({.path = nd::kBaseRuntimeSpecPath, .bytes = nd::base_runtime_spec(c.base_runtime_spec),
-                        .mode = 0644, .restarts = {kContainerd}});
+                        .mode = 0644, .restarts = {kContainerd}, .configures = kContainerd});
   plan.files.push_back({.path = nd::kContainerdConfigPath, .bytes = std::move(out.toml), .mode = 0644,
-                        .restarts = {kContainerd}});
+                        .restarts = {kContainerd}, .configures = kContainerd});
   if (in.soci) {
     plan.files.push_back({.path = nd::kSociConfigPath, .bytes = nd::soci_snapshotter_config(), .mode = 0644,
-                          .restarts = {"soci-snapshotter.service"}});
+                          .restarts = {"soci-snapshotter.service"}, .configures = kContainerd});
     plan.files.push_back({.path = nd::kSociContainerdDropinPath, .bytes = nd::soci_containerd_dropin(), .mode = 0644,
-                          .unit_file = true, .restarts = {kContainerd}});
+                          .unit_file = true, .restarts = {kContainerd}, .configures = kContainerd});
   } else if (c.fast_image_pull) {
     plan.diagnostics.push_back({Diagnostic::Level::Info, "SOCI_NOT_APPLIED",
                                 fmt::format("FastImagePull needs 4 vCPUs and 7 GiB of memory; this node has {} vCPUs and "

@@ -17,7 +17,8 @@ constexpr const char* kKubeconfig = "/var/lib/kubelet/kubeconfig";
 constexpr const char* kBootstrapKubeconfig = "/var/lib/kubelet/bootstrap-kubeconfig";
 
 FileWrite kubelet_file(std::string path, std::string bytes) {
-  return FileWrite{.path = std::move(path), .bytes = std::move(bytes), .mode = 0644, .restarts = {kKubelet}};
+  return FileWrite{.path = std::move(path), .bytes = std::move(bytes), .mode = 0644, .restarts = {kKubelet},
+                   .configures = kKubelet};
 }
 
 // The CA and the kubeconfig (on a local Outpost cluster, the bootstrap kubeconfig kubelet
@@ -31,7 +32,10 @@ Status add_cluster_files(const NodeSettings& s, const Facts& f, Plan& plan) {
   AGENT_TRY(std::string kubeconfig, nd::kubeconfig(*c.apiserver_endpoint, cluster, f.instance.region));
   plan.files.push_back(kubelet_file(c.enable_local_outpost ? kBootstrapKubeconfig : kKubeconfig, std::move(kubeconfig)));
   if (c.enable_local_outpost) {
-    if (auto hosts = outpost_hosts_file(c, f, plan)) plan.files.push_back(std::move(*hosts));
+    if (auto hosts = outpost_hosts_file(c, f, plan)) {
+      hosts->configures = kKubelet;  // nodeadm's kubelet Configure edits /etc/hosts on Outposts
+      plan.files.push_back(std::move(*hosts));
+    }
   }
   return {};
 }
@@ -64,7 +68,7 @@ Status add_kubelet_config_files(const NodeSettings& s, const Facts& f, Plan& pla
   } else if (f.nodeadm_dropin_present) {
     // Unlike nodeadm, a drop-in from an earlier configuration does not outlive it (nor stays
     // beside a kubelet too old to read it).
-    plan.removals.push_back({.path = nd::kKubeletDropinPath, .restarts = {kKubelet}});
+    plan.removals.push_back({.path = nd::kKubeletDropinPath, .restarts = {kKubelet}, .configures = kKubelet});
   }
   if (!f.credential_provider_bin_present) {
     return make_error(Errc::NotFound,
@@ -106,7 +110,8 @@ Status add_kubelet_unit_files(const NodeSettings& s, const Facts& f, Plan& plan)
                         .mode = 0644,
                         .unit_file = true,
                         .restarts = {kKubelet},
-                        .only_if_absent = true});
+                        .only_if_absent = true,
+                        .configures = kKubelet});
   for (auto& d : nd::environment_dropins(c.environment)) {
     FileWrite w{.path = std::move(d.path), .bytes = std::move(d.bytes), .mode = 0644, .unit_file = true};
     if (d.service.empty()) {

@@ -17,6 +17,10 @@ struct FileWrite {
   std::vector<std::string> restarts;   // units that read this file and must restart on change
   bool only_if_absent = false;         // never replace an existing file (kubelet.service)
   bool secret = false;                 // never print its bytes (dry-run shows a size only)
+  // The daemon whose configuration this is, in nodeadm's sense (its daemon's Configure writes
+  // it): "kubelet.service" or "containerd.service"; empty for the node's own files. `nodeadm
+  // init --daemon` configures only the daemons it names.
+  std::string configures;
   bool operator==(const FileWrite&) const = default;
 };
 
@@ -24,6 +28,7 @@ struct FileRemoval {
   std::string path;
   bool unit_file = false;
   std::vector<std::string> restarts;
+  std::string configures;  // as FileWrite::configures
   bool operator==(const FileRemoval&) const = default;
 };
 

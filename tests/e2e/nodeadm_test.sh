@@ -164,7 +164,16 @@ nodeadm "$R" init -d kubelet
 check "-d kubelet: exit 0" rc_is 0
 check "-d kubelet: only kubelet acted on" json_eq "$R/run/eks-node-agent/status.json" \
   '[a["unit"] for a in d["unitActions"] if a["unit"] in ("containerd.service", "kubelet.service")]' '["kubelet.service"]'
-check "-d kubelet: containerd's restart stays owed" bash -c 'grep -qx containerd.service "$1"' _ "$R/run/eks-node-agent/pending-units"
+check "-d kubelet: kubelet configured" json_eq "$R$KCFG" 'd["maxPods"]' 29
+check "-d kubelet: containerd's configuration left as it was (nodeadm configures named daemons only)" \
+  no_file "$R/etc/containerd/config.toml"
+check "-d kubelet: nothing owed to containerd" bash -c '! grep -qx containerd.service "$1" 2>/dev/null' _ \
+  "$R/run/eks-node-agent/pending-units"
+nodeadm "$R" init
+check "then every daemon: containerd configured and acted on" bash -c '[ -s "$1" ] && python3 -c "
+import json, sys; d = json.load(open(sys.argv[1]))
+sys.exit(0 if \"containerd.service\" in [a[\"unit\"] for a in d[\"unitActions\"]] else 1)" "$2"' _ \
+  "$R/etc/containerd/config.toml" "$R/run/eks-node-agent/status.json"
 
 # --- file:// relative to the working directory ----------------------------------------------------
 R=$(al2023_root relative)

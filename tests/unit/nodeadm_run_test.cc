@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -163,4 +164,40 @@ TEST_CASE("nodeadm run phase: local disks (localStorage) after the marker, befor
   REQUIRE(disks != std::string::npos);
   REQUIRE(containerd != std::string::npos);
   CHECK(disks < containerd);
+}
+
+TEST_CASE("nodeadm config phase: --daemon configures only the daemons it names; the node's files always") {
+  auto node_with_env = [] {
+    auto node = std::make_unique<SociNode>(/*fast_image_pull=*/false);
+    auto ud = node->imds.get("latest/user-data");
+    REQUIRE(ud);
+    node->imds.set("latest/user-data",
+                   *ud + "  instance:\n    environment:\n      default:\n        HTTPS_PROXY: http://proxy:3128\n");
+    return node;
+  };
+  const std::string env_dropin = "/etc/systemd/system.conf.d/environment.conf";
+  {
+    auto node = node_with_env();
+    node->init({"--skip", "run", "-d", "kubelet"});
+    CHECK(node->fs.read("/etc/kubernetes/kubelet/config.json").has_value());
+    CHECK(node->fs.read("/etc/eks/kubelet/environment").has_value());
+    CHECK_FALSE(node->fs.read("/etc/containerd/config.toml").has_value());
+    CHECK_FALSE(node->fs.read("/etc/containerd/base-runtime-spec.json").has_value());
+    CHECK(node->fs.read(env_dropin).has_value());  // its DefaultEnvironment= still owes containerd a restart
+  }
+  {
+    auto node = node_with_env();
+    node->init({"--skip", "run", "-d", "containerd"});
+    CHECK(node->fs.read("/etc/containerd/config.toml").has_value());
+    CHECK_FALSE(node->fs.read("/etc/kubernetes/kubelet/config.json").has_value());
+    CHECK_FALSE(node->fs.read("/var/lib/kubelet/kubeconfig").has_value());
+    CHECK(node->fs.read(env_dropin).has_value());
+  }
+  {
+    auto node = node_with_env();
+    node->init({"--skip", "run", "--daemon="});
+    CHECK_FALSE(node->fs.read("/etc/containerd/config.toml").has_value());
+    CHECK_FALSE(node->fs.read("/etc/kubernetes/kubelet/config.json").has_value());
+    CHECK(node->fs.read(env_dropin).has_value());
+  }
 }
