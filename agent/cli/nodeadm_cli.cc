@@ -203,13 +203,16 @@ std::string nodeadm_help(const std::string& program, std::string_view topic) {
         "                           details (no IMDS identity or EC2 call), a changed one runs the\n"
         "                           config phase even under --skip config\n"
         "  -s, --skip PHASE         config or run (repeatable; other values are ignored)\n"
-        "  -d, --daemon NAME        containerd, kubelet (repeatable; --daemon=\"\" runs none)\n"
+        "  -d, --daemon NAME        containerd, kubelet: only these are configured and started\n"
+        "                           (repeatable; --daemon=\"\" none); the environment and\n"
+        "                           resolved drop-ins are written regardless\n"
         "      --development        more verbose logging\n\n"
         "Enrichment: the node name is EC2 DescribeInstances' PrivateDnsName (signed for\n"
         "AWS_REGION, AWS_ENDPOINT_URL honoured; not asked under featureGates.InstanceIdNodeName),\n"
-        "with AWS_MAX_ATTEMPTS attempts (default 30) of 30 s connect timeout each; EKS is never\n"
-        "called. Requires root. The agent's own options: --root DIR, --dry-run,\n"
-        "--imds-endpoint URL, --service-manager auto|dbus|offline.\n"
+        "with AWS_MAX_ATTEMPTS attempts (default 30) of 30 s connect timeout each, waiting up to\n"
+        "10 minutes for a name EC2 has not published yet; instance.environment.default (a proxy)\n"
+        "applies to that call too. EKS is never called. Requires root. The agent's own\n"
+        "options: --root DIR, --dry-run, --imds-endpoint URL, --service-manager auto|dbus|offline.\n"
         "Exit status: 0 success, 1 the command failed, 2 usage.\n",
         program, "/run/nodeadm/init");
   }
