@@ -96,13 +96,52 @@ struct Target {
   std::optional<asio::ip::address> literal;
 };
 
+// The host part of an authority and the port text after it (nullopt: no port), into `t`: a
+// bracketed IPv6 literal (RFC 6874 zone as %25), or a host name or IPv4 address.
+Result<std::optional<std::string_view>> parse_host(std::string_view authority, Target& t) {
+  std::optional<std::string_view> port;
+  if (authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return make_error(Errc::Invalid, "the endpoint has an unclosed '['");
+    std::string_view host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return make_error(Errc::Invalid, "unexpected text after ']' in the endpoint");
+      port = after.substr(1);
+    }
+    std::string text(host);
+    if (size_t zone = text.find("%25"); zone != std::string::npos) text.replace(zone, 3, "%");  // RFC 6874
+    ErrorCode ec;
+    auto v6 = asio::ip::make_address_v6(text, ec);
+    if (ec) return make_error(Errc::Invalid, "[{}] is not an IPv6 address", host);
+    t.literal = asio::ip::address(v6);
+    t.host = std::move(text);
+    return port;
+  }
+  size_t colon = authority.find(':');
+  if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    return make_error(Errc::Invalid,
+                      "an IPv6 address in the endpoint must be in brackets, as in http://[fd00:ec2::254]");
+  }
+  std::string_view host = authority.substr(0, colon);
+  if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  bool name_chars = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_';
+  });
+  if (!name_chars) return make_error(Errc::Invalid, "\"{}\" is not a host name or IPv4 address", host);
+  t.host = std::string(host);
+  ErrorCode ec;
+  auto v4 = asio::ip::make_address_v4(t.host, ec);
+  if (!ec) t.literal = asio::ip::address(v4);
+  return port;
+}
+
 Result<Target> parse_endpoint(std::string_view url) {
   size_t sep = url.find("://");
-  if (sep == std::string_view::npos)
-    return make_error(Errc::Invalid, "the endpoint is not an http:// URL");
+  if (sep == std::string_view::npos) return make_error(Errc::Invalid, "the endpoint is not an http:// URL");
   if (!iequals(url.substr(0, sep), "http")) {
-    return make_error(Errc::Invalid, "scheme \"{}\" is not supported: IMDS is plain http://",
-                      url.substr(0, sep));
+    return make_error(Errc::Invalid, "scheme \"{}\" is not supported: IMDS is plain http://", url.substr(0, sep));
   }
   std::string_view rest = url.substr(sep + 3);
   size_t slash = rest.find('/');
@@ -120,59 +159,13 @@ Result<Target> parse_endpoint(std::string_view url) {
   if (authority.find('@') != std::string_view::npos) {
     return make_error(Errc::Invalid, "credentials in the endpoint are not supported");
   }
-
-  std::string_view host, port;
-  bool has_port = false;
-  if (authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos)
-      return make_error(Errc::Invalid, "the endpoint has an unclosed '['");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':')
-        return make_error(Errc::Invalid, "unexpected text after ']' in the endpoint");
-      port = after.substr(1);
-      has_port = true;
+  AGENT_TRY(std::optional<std::string_view> port, parse_host(authority, t));
+  if (port) {
+    if (!all_digits(*port) || port->size() > 5 || std::stoi(std::string(*port)) < 1 ||
+        std::stoi(std::string(*port)) > 65535) {
+      return make_error(Errc::Invalid, "\"{}\" is not a port number (1..65535)", *port);
     }
-    std::string text(host);
-    if (size_t zone = text.find("%25"); zone != std::string::npos)
-      text.replace(zone, 3, "%");  // RFC 6874
-    ErrorCode ec;
-    auto v6 = asio::ip::make_address_v6(text, ec);
-    if (ec) return make_error(Errc::Invalid, "[{}] is not an IPv6 address", host);
-    t.literal = asio::ip::address(v6);
-    t.host = std::move(text);
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos &&
-        authority.find(':', colon + 1) != std::string_view::npos) {
-      return make_error(
-          Errc::Invalid,
-          "an IPv6 address in the endpoint must be in brackets, as in http://[fd00:ec2::254]");
-    }
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      has_port = true;
-    }
-    bool name_chars = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '-' || c == '.' || c == '_';
-    });
-    if (!name_chars)
-      return make_error(Errc::Invalid, "\"{}\" is not a host name or IPv4 address", host);
-    t.host = std::string(host);
-    ErrorCode ec;
-    auto v4 = asio::ip::make_address_v4(t.host, ec);
-    if (!ec) t.literal = asio::ip::address(v4);
-  }
-  if (has_port) {
-    if (!all_digits(port) || port.size() > 5 || std::stoi(std::string(port)) < 1 ||
-        std::stoi(std::string(port)) > 65535) {
-      return make_error(Errc::Invalid, "\"{}\" is not a port number (1..65535)", port);
-    }
-    t.port = static_cast<std::uint16_t>(std::stoi(std::string(port)));
+    t.port = static_cast<std::uint16_t>(std::stoi(std::string(*port)));
   }
   t.authority = std::string(authority);
   return t;
