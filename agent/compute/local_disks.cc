@@ -94,13 +94,14 @@ MountUnit device_mount(const BlockDevice& dev, bool formatted_now, const std::st
   return m;
 }
 
-void plan_raid(const LocalDiskSettings& s, const LocalDiskFacts& f, Builder& b) {
-  const std::string level = s.mode == "raid0" ? "0" : "10";
+// The array's steps: create it (unless mdadm still knows it), record it, make its filesystem.
+// Returns whether mkfs runs (the mount unit then waits for the new filesystem's UUID).
+bool plan_array(const std::string& level, const LocalDiskFacts& f, Builder& b, BlockDevice& array) {
   // The array is trusted only when mdadm still knows it (AL2023's helper: an ARRAY in the scan),
   // whatever /.aws/mdadm.conf says; a conf without such an array is stale.
   const bool have_array = f.array.has_value() && f.scan_lists_array;
   const bool conf_recorded = f.mdadm_conf && !f.mdadm_conf->empty();
-  BlockDevice array = have_array ? *f.array : BlockDevice{.path = std::string(kArrayDevice)};
+  array = have_array ? *f.array : BlockDevice{.path = std::string(kArrayDevice)};
   if (!have_array) {
     std::vector<std::string> argv = {"mdadm", "--create", "--force", "--verbose", std::string(kArrayDevice),
                                      "--level=" + level, "--name=kubernetes",
@@ -128,7 +129,15 @@ void plan_raid(const LocalDiskSettings& s, const LocalDiskFacts& f, Builder& b) 
                                   fmt::format("{} holds a {} filesystem, not xfs; it is mounted as it is",
                                               array.path, array.fs_type)});
   }
+  return format;
+}
 
+// The array at DIR/0, bind mounts onto it, and the moves of state not bound yet: the services
+// using it stopped (in reverse order), the state copied, the binds started, the services again.
+void plan_raid(const LocalDiskSettings& s, const LocalDiskFacts& f, Builder& b) {
+  const std::string level = s.mode == "raid0" ? "0" : "10";
+  BlockDevice array;
+  const bool format = plan_array(level, f, b, array);
   const std::string dir0 = s.dir + "/0";
   const std::string unit0 = mount_unit_name(dir0);
   MountUnit m0 = device_mount(array, format, dir0, fmt::format("EC2 instance storage RAID{} at {}", level, dir0));
