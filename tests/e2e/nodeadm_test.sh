@@ -242,9 +242,11 @@ time.sleep(90)' >"$WORK/blackhole.port" &
   ELAPSED=$(( $(date +%s) - T0 ))
   kill "$BLACKHOLE" 2>/dev/null; wait "$BLACKHOLE" 2>/dev/null
   check "black-holed EC2, AWS_MAX_ATTEMPTS=1: exit 1" rc_is 1
+  # Not a speed check: at least the 30 s budget (not cut short), and less than a second attempt.
   check "black-holed EC2, AWS_MAX_ATTEMPTS=1: one 30 s connect timeout (took ${ELAPSED} s)" \
-    bash -c '[ "$1" -ge 29 ] && [ "$1" -le 40 ]' _ "$ELAPSED"
-  check "black-holed EC2: the error says no connection opened in 30 s" contains "$WORK/err" "could not connect within 30000 ms"
+    bash -c '[ "$1" -ge 29 ] && [ "$1" -lt 59 ]' _ "$ELAPSED"
+  check "black-holed EC2: the error says no connection opened in 30 s, once" bash -c \
+    'grep -q "failed 1 time(s)" "$1" && grep -q "could not connect within 30000 ms" "$1"' _ "$WORK/err"
 
   # instance.environment.default reaches our own process before EC2 is asked (nodeadm's
   # nodeadm-environment aspect): the endpoint host resolves nowhere, so only the proxy gets there.

@@ -390,11 +390,11 @@ TEST_CASE("a black-holed endpoint: the connect timeout ends each attempt, and th
   r.options.request_timeout = 5s;
   r.options.retry = agent::aws_retry_policy(0);
   auto api = r.api();
-  const auto start = std::chrono::steady_clock::now();
   auto c = api.describe_cluster(r.where(), "my-cluster");
   REQUIRE_FALSE(c);
+  // Said only when no connection opened and the request's own 5 s had not run out.
   CHECK(contains(c.error().message, "could not connect within 300 ms"));
-  CHECK(std::chrono::steady_clock::now() - start < 4s);  // the connect timeout, not the request's
+  CHECK(contains(c.error().message, "failed 1 time(s)"));
 }
 
 TEST_CASE("a malformed cluster name never reaches the network") {
