@@ -262,9 +262,10 @@ void keep_named_daemons(Plan& plan, const std::optional<std::set<std::string>>& 
   }
 }
 
-// nodeadm's config phase: every file, daemon-reload and systemd-resolved; containerd and kubelet
-// are deferred (their owed restarts stay in kPendingPath for the run phase, which may be another
-// process). An unchanged spec reuses the cached instance details: no EC2 call. Then the cache.
+// nodeadm's config phase: the files (of the daemons --daemon names), daemon-reload and
+// systemd-resolved; containerd and kubelet are deferred (their owed restarts stay in kPendingPath
+// for the run phase, which may be another process). An unchanged spec reuses the cached instance
+// details: no EC2 call. Then the cache.
 Status nodeadm_config_phase(Pipeline& p, const NodeadmConfig& nc) {
   KnownFacts known;
   if (!nc.enrich && nc.cached && !nc.cached->private_dns_name.empty()) {
