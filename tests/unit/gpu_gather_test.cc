@@ -104,6 +104,15 @@ TEST_CASE("no NVIDIA device, no sysfs, or unreadable attributes mean no GPU") {
     MemRootFs fs;
     CHECK(gather_accelerators(fs) == AcceleratorFacts{});
   }
+  SUBCASE("Neuron (Inferentia, Trainium) devices are not NVIDIA GPUs: containerd keeps runc, as nodeadm") {
+    MemRootFs fs;
+    auto bus = h100_fixture_bus();
+    bus.pop_back();
+    bus.push_back({"0000:00:1e.0", "0x1d0f", "0x7164", "0x088000"});  // Amazon vendor id: a Neuron device
+    bus.push_back({"0000:00:1f.0", "0x1d0f", "0x7164", "0x088000"});
+    put_pci_bus(fs, bus);
+    CHECK(gather_accelerators(fs) == AcceleratorFacts{});
+  }
   SUBCASE("a device directory without a class attribute is skipped") {
     MemRootFs fs;
     fs.put("/sys/bus/pci/devices/0000:00:06.0/vendor", "0x10de\n");
