@@ -114,10 +114,9 @@ std::string choice_list(const std::vector<std::string_view>& names) {
 }
 
 // A value that is only checked, not mapped (--local-disks, --kube-reserved-max-pods).
-Status check_choice(const std::string& flag, const std::string& v, const std::vector<std::string_view>& choices,
-                    Errc code = Errc::Invalid) {
+Status check_choice(const std::string& flag, const std::string& v, const std::vector<std::string_view>& choices) {
   if (std::find(choices.begin(), choices.end(), v) != choices.end()) return {};
-  return make_error(code, "{} must be {}, got '{}'", flag, choice_list(choices), v);
+  return make_error(Errc::Invalid, "{} must be {}, got '{}'", flag, choice_list(choices), v);
 }
 
 // The value of an enumerated flag, from `choices` (compared after `normalize`); anything else is
